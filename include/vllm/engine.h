@@ -1,0 +1,86 @@
+// C++ entry point of the engine. LLMEngine owns an engine-core thread that runs the
+// scheduler, the KV cache and the model; the methods below talk to it through thread-safe
+// queues and may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vllm/outputs.h"
+#include "vllm/sampling_params.h"
+
+namespace vllm {
+
+class Tokenizer;
+struct ModelConfig;
+
+struct EngineArgs {
+  std::string model;                    // .gguf path, HF directory or short name; empty: default
+  int64_t max_model_len = 0;            // 0: the model's max_position_embeddings
+  int max_num_seqs = 256;
+  int64_t max_num_batched_tokens = 0;   // 0: derived (max(max_model_len, 2048))
+  int block_size = 16;
+  int64_t kv_cache_memory_bytes = 0;    // 0: VLLM_CPU_KVCACHE_SPACE (GiB) or from free memory
+  int num_threads = 0;                  // 0: number of available cores
+  int64_t seed = 0;                     // seeds the generators of requests without a seed
+};
+
+// A prompt as text or as token ids (vLLM's {"prompt_token_ids": [...]}).
+struct PromptInput {
+  std::optional<std::string> text;
+  std::vector<int32_t> token_ids;  // used when text is absent
+};
+
+// Per-step counters the engine publishes, for logs, tests and later metrics.
+struct EngineStats {
+  int64_t num_steps = 0;
+  int64_t num_preemptions = 0;
+  int64_t max_running_in_step = 0;        // largest number of requests scheduled in one step
+  int64_t num_multi_step_prefills = 0;    // prompts whose prefill spanned more than one step
+  int num_running = 0;
+  int num_waiting = 0;
+  int64_t num_free_blocks = 0;
+  int64_t num_total_blocks = 0;
+};
+
+class LLMEngine {
+ public:
+  // Loads the model and tokenizer, sizes the KV cache and starts the engine-core thread.
+  // Throws ModelLoadError or InvalidArgument.
+  explicit LLMEngine(EngineArgs args);
+  ~LLMEngine();
+  LLMEngine(const LLMEngine&) = delete;
+  LLMEngine& operator=(const LLMEngine&) = delete;
+
+  // Tokenizes and validates, then queues the request. Throws InvalidArgument (empty prompt,
+  // prompt longer than max_model_len, invalid sampling values, duplicate request id)
+  // without affecting other requests.
+  void add_request(const std::string& request_id, const PromptInput& prompt,
+                   const SamplingParams& params);
+  void abort_request(const std::vector<std::string>& request_ids);
+
+  // Waits up to `timeout` for progress and returns the cumulative RequestOutput of every
+  // request that advanced since the last call (finished ones last time they appear).
+  std::vector<RequestOutput> get_outputs(std::chrono::milliseconds timeout);
+  bool has_unfinished_requests() const;
+
+  const Tokenizer& tokenizer() const;
+  const ModelConfig& model_config() const;
+  const EngineArgs& args() const;   // with defaults resolved
+  EngineStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Resolves a model reference to a file or directory path: "" and "SmolLM2-135M-Instruct"
+// give the default model in the cache (VLLM_CACHE_ROOT, default ~/.cache/vllm).
+// Throws ModelLoadError with the command that fetches the model when it is absent.
+std::string resolve_model_path(const std::string& model);
+
+}  // namespace vllm

@@ -1,0 +1,43 @@
+// Results returned to frontends, mirroring vLLM's RequestOutput and CompletionOutput.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace vllm {
+
+struct Logprob {
+  double logprob;
+  int rank;                   // 1-based rank among the vocabulary
+  std::string decoded_token;
+};
+
+// One map per generated token: token id -> Logprob (the sampled token plus the top ones).
+using SampleLogprobs = std::vector<std::map<int32_t, Logprob>>;
+
+struct CompletionOutput {
+  int index = 0;
+  std::string text;
+  std::vector<int32_t> token_ids;
+  double cumulative_logprob = 0.0;    // meaningful when logprobs were requested
+  std::optional<SampleLogprobs> logprobs;
+  std::optional<std::string> finish_reason;  // "stop", "length", "abort"
+  // The stop token id or stop string that ended the sequence; nullopt for EOS or length.
+  std::variant<std::monostate, int32_t, std::string> stop_reason;
+  bool finished() const { return finish_reason.has_value(); }
+};
+
+struct RequestOutput {
+  std::string request_id;
+  std::optional<std::string> prompt;
+  std::vector<int32_t> prompt_token_ids;
+  int num_cached_tokens = 0;
+  std::vector<CompletionOutput> outputs;  // one per sample, ordered by index
+  bool finished = false;
+};
+
+}  // namespace vllm

@@ -1,0 +1,53 @@
+// Tensor element types as GGUF numbers them (ggml's type ids), with the block geometry of
+// each quantized format. The numeric ids are fixed by the GGUF file format.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace vllm {
+
+enum class GGMLType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  I8 = 24,
+  I16 = 25,
+  I32 = 26,
+  I64 = 27,
+  F64 = 28,
+  BF16 = 30,
+};
+
+struct GGMLTypeTraits {
+  std::string_view name;    // "Q4_1", as gguf-py prints it
+  int64_t block_size;       // elements per block (1 for plain types)
+  int64_t type_size;        // bytes per block
+  bool supported;           // readable and computable by this build
+};
+
+// Returns the traits of a known type id, or nullopt for an id this build does not know.
+std::optional<GGMLTypeTraits> ggml_type_traits(uint32_t type_id);
+
+// Bytes taken by one row of `num_elements` elements; num_elements must be a multiple of the
+// block size (checked by the caller).
+inline int64_t ggml_row_bytes(const GGMLTypeTraits& traits, int64_t num_elements) {
+  return num_elements / traits.block_size * traits.type_size;
+}
+
+std::string_view ggml_type_name(GGMLType type);
+
+}  // namespace vllm

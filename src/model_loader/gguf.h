@@ -1,0 +1,94 @@
+// GGUF reader: header, metadata key/values, tensor infos and memory-mapped tensor data.
+// Every size and count read from the file is checked against the file size before use;
+// any violation throws ModelLoadError naming the file (and the key or tensor involved).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "core/ggml_type.h"
+
+namespace vllm {
+
+// Metadata value types, numbered as in the GGUF format.
+enum class GGUFValueType : uint32_t {
+  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
+  BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+};
+
+struct GGUFValue;
+
+struct GGUFArray {
+  GGUFValueType element_type;
+  std::vector<GGUFValue> elements;
+};
+
+struct GGUFValue {
+  GGUFValueType type;
+  // Integers of every width are held as int64_t or uint64_t, floats as double.
+  std::variant<uint64_t, int64_t, double, bool, std::string, GGUFArray> value;
+};
+
+struct GGUFTensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous (fastest) dimension
+  GGMLType type;
+  uint64_t offset;             // from the start of the tensor data section
+  uint64_t num_bytes;
+  int64_t num_elements() const;
+};
+
+class MappedFile;
+
+class GGUFFile {
+ public:
+  // Opens and validates `path`; throws ModelLoadError (file not found, not GGUF, unsupported
+  // version, truncated, corrupt, or a tensor of a type this build cannot compute).
+  static std::shared_ptr<GGUFFile> open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+
+  const GGUFValue* find(std::string_view key) const;
+  // Typed getters throw ModelLoadError naming the key when it is missing or of another type.
+  // Integer getters accept any integer type whose value fits.
+  std::string get_string(std::string_view key) const;
+  int64_t get_int(std::string_view key) const;
+  double get_float(std::string_view key) const;  // accepts float and integer values
+  bool get_bool(std::string_view key) const;
+  std::vector<std::string> get_string_array(std::string_view key) const;
+  std::vector<int64_t> get_int_array(std::string_view key) const;
+  std::vector<double> get_float_array(std::string_view key) const;
+  std::optional<std::string> get_string_or(std::string_view key) const;
+  std::optional<int64_t> get_int_or(std::string_view key) const;
+  std::optional<double> get_float_or(std::string_view key) const;
+  std::optional<bool> get_bool_or(std::string_view key) const;
+
+  const std::vector<std::string>& metadata_keys() const { return keys_; }
+  const std::vector<GGUFTensorInfo>& tensors() const { return tensors_; }
+  const GGUFTensorInfo* find_tensor(std::string_view name) const;
+  // Throws ModelLoadError naming the file and tensor when absent.
+  const GGUFTensorInfo& tensor(std::string_view name) const;
+  // Pointer to the tensor's bytes inside the mapping; valid while this object lives.
+  const uint8_t* tensor_data(const GGUFTensorInfo& info) const;
+
+ private:
+  GGUFFile() = default;
+  std::string path_;
+  uint32_t version_ = 0;
+  std::shared_ptr<MappedFile> mapping_;
+  uint64_t data_offset_ = 0;
+  std::vector<std::string> keys_;
+  std::unordered_map<std::string, GGUFValue> metadata_;
+  std::vector<GGUFTensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> tensor_index_;
+  friend class GGUFParser;
+};
+
+}  // namespace vllm

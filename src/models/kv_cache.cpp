@@ -1,0 +1,38 @@
+#include "core/errors.h"
+#include "models/model.h"
+
+namespace vllm {
+
+KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
+                 int64_t num_kv_heads, int64_t head_dim)
+    : num_layers_(num_layers),
+      num_blocks_(num_blocks),
+      block_size_(block_size),
+      num_kv_heads_(num_kv_heads),
+      head_dim_(head_dim) {
+  VLLM_CHECK(num_layers > 0 && num_blocks > 0 && block_size > 0 && num_kv_heads > 0 &&
+                 head_dim > 0,
+             "invalid KV cache geometry: layers={} blocks={} block_size={} kv_heads={} "
+             "head_dim={}",
+             num_layers, num_blocks, block_size, num_kv_heads, head_dim);
+  storage_.assign(static_cast<size_t>(num_layers * 2 * num_blocks * block_size * num_kv_heads *
+                                      head_dim),
+                  0.0f);
+}
+
+int64_t KVCache::bytes_per_block(int64_t num_layers, int64_t block_size, int64_t num_kv_heads,
+                                 int64_t head_dim) {
+  return num_layers * 2 * block_size * num_kv_heads * head_dim *
+         static_cast<int64_t>(sizeof(float));
+}
+
+float* KVCache::key_cache(int64_t layer) {
+  VLLM_CHECK(layer >= 0 && layer < num_layers_, "layer {} out of [0, {})", layer, num_layers_);
+  return storage_.data() + layer * 2 * num_blocks_ * block_size_ * num_kv_heads_ * head_dim_;
+}
+
+float* KVCache::value_cache(int64_t layer) {
+  return key_cache(layer) + num_blocks_ * block_size_ * num_kv_heads_ * head_dim_;
+}
+
+}  // namespace vllm
