@@ -15,6 +15,7 @@
 
 namespace vllm {
 
+class Model;
 class Tokenizer;
 struct ModelConfig;
 
@@ -26,7 +27,8 @@ struct EngineArgs {
   int block_size = 16;
   int64_t kv_cache_memory_bytes = 0;    // 0: VLLM_CPU_KVCACHE_SPACE (GiB) or from free memory
   int num_threads = 0;                  // 0: number of available cores
-  int64_t seed = 0;                     // seeds the generators of requests without a seed
+  int max_logprobs = 20;                // max logprobs per token a request may ask; -1: no cap
+  int64_t seed = 0;                     // unused: unseeded requests draw from std::random_device
 };
 
 // A prompt as text or as token ids (vLLM's {"prompt_token_ids": [...]}).
@@ -52,6 +54,8 @@ class LLMEngine {
   // Loads the model and tokenizer, sizes the KV cache and starts the engine-core thread.
   // Throws ModelLoadError or InvalidArgument.
   explicit LLMEngine(EngineArgs args);
+  // Uses an already loaded model and tokenizer instead of args.model (tests, embedders).
+  LLMEngine(EngineArgs args, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer);
   ~LLMEngine();
   LLMEngine(const LLMEngine&) = delete;
   LLMEngine& operator=(const LLMEngine&) = delete;

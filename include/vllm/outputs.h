@@ -38,6 +38,9 @@ struct RequestOutput {
   int num_cached_tokens = 0;
   std::vector<CompletionOutput> outputs;  // one per sample, ordered by index
   bool finished = false;
+  // The failure that ended the request inside the engine (its finish_reason is "abort");
+  // nullopt otherwise. Not a vLLM field.
+  std::optional<std::string> error;
 };
 
 }  // namespace vllm

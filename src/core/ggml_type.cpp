@@ -17,6 +17,8 @@ std::optional<GGMLTypeTraits> ggml_type_traits(uint32_t type_id) {
     case GGMLType::Q5_1: return GGMLTypeTraits{"Q5_1", 32, 24, true};
     // Q8_0: fp16 scale + 32 int8 values.
     case GGMLType::Q8_0: return GGMLTypeTraits{"Q8_0", 32, 34, true};
+    // Q8_1: fp16 scale + fp16 sum + 32 int8 values, 36 bytes as ggml's block_q8_1 asserts
+    // (gguf-py 0.19.0 lists 40, a leftover from when both were fp32).
     case GGMLType::Q8_1: return GGMLTypeTraits{"Q8_1", 32, 36, false};
     case GGMLType::Q2_K: return GGMLTypeTraits{"Q2_K", 256, 84, false};
     case GGMLType::Q3_K: return GGMLTypeTraits{"Q3_K", 256, 110, false};
@@ -24,6 +26,22 @@ std::optional<GGMLTypeTraits> ggml_type_traits(uint32_t type_id) {
     case GGMLType::Q5_K: return GGMLTypeTraits{"Q5_K", 256, 176, false};
     case GGMLType::Q6_K: return GGMLTypeTraits{"Q6_K", 256, 210, false};
     case GGMLType::Q8_K: return GGMLTypeTraits{"Q8_K", 256, 292, false};
+    // Block geometry of the types below as gguf-py 0.19.0 lists it (GGML_QUANT_SIZES). They
+    // are known only so that messages can name them.
+    case GGMLType::IQ2_XXS: return GGMLTypeTraits{"IQ2_XXS", 256, 66, false};
+    case GGMLType::IQ2_XS: return GGMLTypeTraits{"IQ2_XS", 256, 74, false};
+    case GGMLType::IQ3_XXS: return GGMLTypeTraits{"IQ3_XXS", 256, 98, false};
+    case GGMLType::IQ1_S: return GGMLTypeTraits{"IQ1_S", 256, 50, false};
+    case GGMLType::IQ4_NL: return GGMLTypeTraits{"IQ4_NL", 32, 18, false};
+    case GGMLType::IQ3_S: return GGMLTypeTraits{"IQ3_S", 256, 110, false};
+    case GGMLType::IQ2_S: return GGMLTypeTraits{"IQ2_S", 256, 82, false};
+    case GGMLType::IQ4_XS: return GGMLTypeTraits{"IQ4_XS", 256, 136, false};
+    case GGMLType::IQ1_M: return GGMLTypeTraits{"IQ1_M", 256, 56, false};
+    case GGMLType::TQ1_0: return GGMLTypeTraits{"TQ1_0", 256, 54, false};
+    case GGMLType::TQ2_0: return GGMLTypeTraits{"TQ2_0", 256, 66, false};
+    case GGMLType::MXFP4: return GGMLTypeTraits{"MXFP4", 32, 17, false};
+    case GGMLType::NVFP4: return GGMLTypeTraits{"NVFP4", 64, 36, false};
+    case GGMLType::Q1_0: return GGMLTypeTraits{"Q1_0", 128, 18, false};
     case GGMLType::I8: return GGMLTypeTraits{"I8", 1, 1, false};
     case GGMLType::I16: return GGMLTypeTraits{"I16", 1, 2, false};
     case GGMLType::I32: return GGMLTypeTraits{"I32", 1, 4, false};

@@ -24,19 +24,33 @@ enum class GGMLType : uint32_t {
   Q5_K = 13,
   Q6_K = 14,
   Q8_K = 15,
+  IQ2_XXS = 16,
+  IQ2_XS = 17,
+  IQ3_XXS = 18,
+  IQ1_S = 19,
+  IQ4_NL = 20,
+  IQ3_S = 21,
+  IQ2_S = 22,
+  IQ4_XS = 23,
   I8 = 24,
   I16 = 25,
   I32 = 26,
   I64 = 27,
   F64 = 28,
+  IQ1_M = 29,
   BF16 = 30,
+  TQ1_0 = 34,
+  TQ2_0 = 35,
+  MXFP4 = 39,
+  NVFP4 = 40,
+  Q1_0 = 41,
 };
 
 struct GGMLTypeTraits {
   std::string_view name;    // "Q4_1", as gguf-py prints it
   int64_t block_size;       // elements per block (1 for plain types)
   int64_t type_size;        // bytes per block
-  bool supported;           // readable and computable by this build
+  bool supported;           // computable by this build; files with other types are rejected
 };
 
 // Returns the traits of a known type id, or nullopt for an id this build does not know.

@@ -16,11 +16,22 @@
 
 namespace vllm {
 
+inline constexpr uint32_t kGGUFMagic = 0x46554747;          // "GGUF" read as little-endian u32
+inline constexpr uint32_t kGGUFDefaultAlignment = 32;       // when general.alignment is absent
+// Limits that keep a corrupt or hostile file from forcing huge allocations or deep recursion.
+inline constexpr uint64_t kGGUFMaxKeyLength = 1ull << 20;           // keys and tensor names
+inline constexpr uint64_t kGGUFMaxStringValueLength = 64ull << 20;  // string values
+inline constexpr int kGGUFMaxArrayDepth = 8;   // an array directly in a key/value is depth 1
+inline constexpr uint32_t kGGUFMaxDims = 4;
+
 // Metadata value types, numbered as in the GGUF format.
 enum class GGUFValueType : uint32_t {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
+
+// Returns the name gguf-py uses ("UINT32", "STRING", ...), or "unknown".
+std::string_view gguf_value_type_name(GGUFValueType type);
 
 struct GGUFValue;
 
@@ -31,7 +42,8 @@ struct GGUFArray {
 
 struct GGUFValue {
   GGUFValueType type;
-  // Integers of every width are held as int64_t or uint64_t, floats as double.
+  // Unsigned integers of every width are held as uint64_t, signed ones as int64_t, floats as
+  // double.
   std::variant<uint64_t, int64_t, double, bool, std::string, GGUFArray> value;
 };
 
@@ -40,7 +52,7 @@ struct GGUFTensorInfo {
   std::vector<int64_t> shape;  // ggml order: shape[0] is the contiguous (fastest) dimension
   GGMLType type;
   uint64_t offset;             // from the start of the tensor data section
-  uint64_t num_bytes;
+  uint64_t num_bytes;          // size of the tensor data in the file
   int64_t num_elements() const;
 };
 
@@ -54,10 +66,14 @@ class GGUFFile {
 
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
+  uint32_t alignment() const { return alignment_; }
+  // Absolute file offset of the tensor data section; GGUFTensorInfo::offset counts from here.
+  uint64_t data_offset() const { return data_offset_; }
 
   const GGUFValue* find(std::string_view key) const;
   // Typed getters throw ModelLoadError naming the key when it is missing or of another type.
-  // Integer getters accept any integer type whose value fits.
+  // Integer getters accept any integer type whose value fits. The *_or getters return nullopt
+  // when the key is absent and throw like the others when it has another type.
   std::string get_string(std::string_view key) const;
   int64_t get_int(std::string_view key) const;
   double get_float(std::string_view key) const;  // accepts float and integer values
@@ -82,6 +98,7 @@ class GGUFFile {
   GGUFFile() = default;
   std::string path_;
   uint32_t version_ = 0;
+  uint32_t alignment_ = kGGUFDefaultAlignment;
   std::shared_ptr<MappedFile> mapping_;
   uint64_t data_offset_ = 0;
   std::vector<std::string> keys_;

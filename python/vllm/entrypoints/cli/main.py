@@ -1,0 +1,39 @@
+"""The `vllm` console command.
+
+Every subcommand runs the C++ `vllm` program shipped in the package (vllm/bin/vllm),
+which replaces this Python process, so `vllm generate ...` behaves exactly as the C++
+program does. `vllm --version` is answered here without starting it.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+
+def cli_executable() -> Path:
+    """Return the path of the C++ `vllm` program inside the installed package."""
+    return Path(__file__).resolve().parents[2] / "bin" / "vllm"
+
+
+def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-v"]):
+        from vllm import __version__
+
+        print(__version__)
+        return
+
+    executable = cli_executable()
+    if not os.access(executable, os.X_OK):
+        print(
+            f"Error: the vllm program is missing at {executable}; reinstall the package "
+            "with `pip install .` from the source checkout.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(executable, ["vllm", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+// `vllm generate`: one prompt in, its completion streamed to stdout.
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "vllm/engine.h"
+
+namespace vllm::cli {
+
+int run_generate(const GenerateOptions& options) {
+  EngineArgs args;
+  args.model = options.model;
+  args.max_model_len = options.max_model_len;
+  args.max_num_seqs = options.max_num_seqs;
+  args.kv_cache_memory_bytes = options.kv_cache_memory_bytes;
+  args.num_threads = options.num_threads;
+  args.seed = options.seed;
+
+  SamplingParams params;
+  params.max_tokens = options.max_tokens;
+  params.temperature = options.temperature;
+  params.top_p = options.top_p;
+  params.top_k = options.top_k;
+  params.min_p = options.min_p;
+  // Invalid sampling values fail here, before the model is loaded.
+  params.validate();
+
+  LLMEngine engine(std::move(args));
+  const std::string request_id = "0";
+  engine.add_request(request_id, PromptInput{options.prompt, {}}, params);
+
+  // Outputs are cumulative, so each one prints only the text after what was printed.
+  size_t num_printed_bytes = 0;
+  bool finished = false;
+  auto print_new_text = [&](const std::vector<RequestOutput>& outputs) {
+    for (const RequestOutput& output : outputs) {
+      if (output.request_id != request_id || output.outputs.empty()) continue;
+      const std::string& text = output.outputs[0].text;
+      if (text.size() > num_printed_bytes) {
+        std::fwrite(text.data() + num_printed_bytes, 1, text.size() - num_printed_bytes,
+                    stdout);
+        std::fflush(stdout);
+        num_printed_bytes = text.size();
+      }
+      finished = finished || output.finished;
+    }
+  };
+  while (!finished) {
+    if (!engine.has_unfinished_requests()) {
+      // The request finished after the previous wait: collect its last output and stop.
+      print_new_text(engine.get_outputs(std::chrono::milliseconds(0)));
+      break;
+    }
+    print_new_text(engine.get_outputs(std::chrono::milliseconds(100)));
+  }
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace vllm::cli

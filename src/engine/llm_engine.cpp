@@ -1,0 +1,239 @@
+// LLMEngine: input processing and validation on the caller's thread, generation on the
+// engine-core thread, detokenization in get_outputs.
+#include <algorithm>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "core/errors.h"
+#include "core/logging.h"
+#include "engine/engine_core.h"
+#include "engine/kv_cache_budget.h"
+#include "engine/output_processor.h"
+#include "model_loader/gguf.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+#include "vllm/engine.h"
+
+namespace vllm {
+namespace {
+
+constexpr int64_t kMiB = int64_t{1} << 20;
+// max_num_batched_tokens when not given: the header's rule, max(max_model_len, 2048), so
+// that any prompt fits one step as vLLM's CPU backend allows.
+constexpr int64_t kMinDefaultBatchedTokens = 2048;
+
+// Fills the defaults of `args` from the model config; throws InvalidArgument for values
+// out of range.
+void resolve_defaults(EngineArgs& args, const ModelConfig& config) {
+  if (args.max_model_len < 0) {
+    throw InvalidArgument(
+        fmt::format("max_model_len must be positive, got {}.", args.max_model_len));
+  }
+  if (args.max_model_len == 0) args.max_model_len = config.max_position_embeddings;
+  if (args.max_model_len <= 0) {
+    throw InvalidArgument(
+        "The model config has no max_position_embeddings; set `max_model_len`.");
+  }
+  if (args.max_num_seqs < 1) {
+    throw InvalidArgument(
+        fmt::format("max_num_seqs must be at least 1, got {}.", args.max_num_seqs));
+  }
+  if (args.block_size < 1) {
+    throw InvalidArgument(fmt::format("block_size must be at least 1, got {}.", args.block_size));
+  }
+  if (args.max_num_batched_tokens < 0) {
+    throw InvalidArgument(fmt::format("max_num_batched_tokens must be positive, got {}.",
+                                      args.max_num_batched_tokens));
+  }
+  if (args.max_num_batched_tokens == 0) {
+    args.max_num_batched_tokens = std::max(args.max_model_len, kMinDefaultBatchedTokens);
+  }
+  if (args.num_threads <= 0) {
+    args.num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+}
+
+// Returns the generator seed of one sample. A seeded request uses its seed alone, so its
+// output does not depend on the batch. Unseeded requests take std::random_device entropy
+// so that runs differ.
+// NOTE: EngineArgs::seed is therefore unused; vLLM seeds unseeded requests from it.
+uint64_t sample_generator_seed(const SamplingParams& params, int index) {
+  if (params.seed.has_value()) return derive_sample_seed(*params.seed, index);
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) ^ device();
+}
+
+}  // namespace
+
+struct LLMEngine::Impl {
+  EngineArgs args;
+  ModelConfig model_config;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<EngineCore> core;
+
+  std::mutex mutex;  // guards output_processor
+  std::unique_ptr<OutputProcessor> output_processor;
+
+  Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
+       std::unique_ptr<Tokenizer> loaded_tokenizer, const std::string& model_path);
+  std::vector<int32_t> process_prompt(const PromptInput& prompt) const;
+  void validate_prompt(const std::vector<int32_t>& prompt_token_ids) const;
+  void validate_logprobs(const SamplingParams& params) const;
+};
+
+LLMEngine::Impl::Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
+                      std::unique_ptr<Tokenizer> loaded_tokenizer, const std::string& model_path)
+    : args(std::move(engine_args)),
+      model_config(model->config()),
+      tokenizer(std::move(loaded_tokenizer)) {
+  resolve_defaults(args, model_config);
+
+  const int64_t head_dim = model_config.head_dim > 0
+                               ? model_config.head_dim
+                               : model_config.hidden_size / model_config.num_attention_heads;
+  const int64_t bytes_per_block = KVCache::bytes_per_block(
+      model_config.num_hidden_layers, args.block_size, model_config.num_key_value_heads, head_dim);
+  const KVCacheBudget budget = resolve_kv_cache_budget(args.kv_cache_memory_bytes);
+  const int64_t num_blocks =
+      num_kv_cache_blocks(budget.num_bytes, bytes_per_block, args.block_size, args.max_model_len);
+  args.kv_cache_memory_bytes = num_blocks * bytes_per_block;
+
+  VLLM_LOG_INFO("model: {} ({}, dtype {}, quantization {})", model_path,
+                model_config.architecture, model_config.dtype,
+                model_config.quantization.empty() ? "none" : model_config.quantization);
+  VLLM_LOG_INFO("max_model_len {}, max_num_seqs {}, max_num_batched_tokens {}, threads {}",
+                args.max_model_len, args.max_num_seqs, args.max_num_batched_tokens,
+                args.num_threads);
+  VLLM_LOG_INFO("KV cache: {:.2f} MiB ({}), {} blocks of {} tokens",
+                static_cast<double>(args.kv_cache_memory_bytes) / kMiB, budget.source,
+                num_blocks, args.block_size);
+
+  SchedulerConfig scheduler_config;
+  scheduler_config.max_num_seqs = args.max_num_seqs;
+  scheduler_config.max_num_batched_tokens = args.max_num_batched_tokens;
+  scheduler_config.max_model_len = args.max_model_len;
+  scheduler_config.num_blocks = num_blocks;
+  scheduler_config.block_size = args.block_size;
+  output_processor = std::make_unique<OutputProcessor>(*tokenizer);
+  core = std::make_unique<EngineCore>(std::move(model), scheduler_config, args.num_threads);
+}
+
+std::vector<int32_t> LLMEngine::Impl::process_prompt(const PromptInput& prompt) const {
+  if (prompt.text.has_value()) return tokenizer->encode(*prompt.text, /*add_special_tokens=*/true);
+  return prompt.token_ids;
+}
+
+void LLMEngine::Impl::validate_prompt(const std::vector<int32_t>& prompt_token_ids) const {
+  if (prompt_token_ids.empty()) throw InvalidArgument("The decoder prompt cannot be empty");
+
+  const int64_t vocab_size = model_config.vocab_size;
+  for (int32_t token : prompt_token_ids) {
+    if (token < 0 || token >= vocab_size) {
+      throw InvalidArgument(fmt::format(
+          "Token id {} is out of vocabulary (vocab_size {}).", token, vocab_size));
+    }
+  }
+
+  const int64_t prompt_len = static_cast<int64_t>(prompt_token_ids.size());
+  if (prompt_len > args.max_model_len) {
+    throw InvalidArgument(fmt::format(
+        "The decoder prompt (length {}) is longer than the maximum model length of {}. Make "
+        "sure that `max_model_len` is no smaller than the number of text tokens.",
+        prompt_len, args.max_model_len));
+  }
+  if (prompt_len == args.max_model_len) {
+    throw InvalidArgument(fmt::format(
+        "The decoder prompt (length {}) fills the maximum model length of {}, leaving no room "
+        "for output tokens. Shorten the prompt or increase `max_model_len`.",
+        prompt_len, args.max_model_len));
+  }
+}
+
+// vLLM's rule: logprobs = -1 asks for the whole vocabulary, and the count may not exceed
+// max_logprobs unless that is -1.
+void LLMEngine::Impl::validate_logprobs(const SamplingParams& params) const {
+  if (!params.logprobs.has_value() || args.max_logprobs == -1) return;
+  const int64_t num_logprobs =
+      *params.logprobs == -1 ? model_config.vocab_size : *params.logprobs;
+  if (num_logprobs > args.max_logprobs) {
+    throw InvalidArgument(fmt::format(
+        "Requested sample logprobs of {}, which is greater than max allowed: {}", num_logprobs,
+        args.max_logprobs));
+  }
+}
+
+LLMEngine::LLMEngine(EngineArgs args) {
+  const std::string model_path = resolve_model_path(args.model);
+  std::shared_ptr<GGUFFile> gguf = GGUFFile::open(model_path);
+  std::unique_ptr<Model> model = load_gguf_model(gguf);
+  std::unique_ptr<Tokenizer> tokenizer = load_gguf_tokenizer(*gguf);
+  impl_ = std::make_unique<Impl>(std::move(args), std::move(model), std::move(tokenizer),
+                                 model_path);
+}
+
+LLMEngine::LLMEngine(EngineArgs args, std::unique_ptr<Model> model,
+                     std::unique_ptr<Tokenizer> tokenizer) {
+  VLLM_CHECK(model != nullptr && tokenizer != nullptr, "LLMEngine needs a model and a tokenizer");
+  impl_ = std::make_unique<Impl>(std::move(args), std::move(model), std::move(tokenizer),
+                                 "<loaded model>");
+}
+
+LLMEngine::~LLMEngine() = default;
+
+void LLMEngine::add_request(const std::string& request_id, const PromptInput& prompt,
+                            const SamplingParams& params) {
+  params.validate();
+  impl_->validate_logprobs(params);
+  std::vector<int32_t> prompt_token_ids = impl_->process_prompt(prompt);
+  impl_->validate_prompt(prompt_token_ids);
+
+  const int64_t prompt_len = static_cast<int64_t>(prompt_token_ids.size());
+  const int64_t max_tokens = params.max_tokens.has_value()
+                                 ? *params.max_tokens
+                                 : impl_->args.max_model_len - prompt_len;
+
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->output_processor->contains(request_id)) {
+    throw InvalidArgument(fmt::format("Request id {} already running.", request_id));
+  }
+  const std::vector<std::string> child_ids = impl_->output_processor->add_request(
+      request_id, prompt.text, prompt_token_ids, params);
+  for (int index = 0; index < params.n; ++index) {
+    impl_->core->add_request(std::make_unique<Request>(
+        child_ids[index], prompt_token_ids, params, max_tokens,
+        impl_->tokenizer->eos_token_id(), sample_generator_seed(params, index)));
+  }
+}
+
+void LLMEngine::abort_request(const std::vector<std::string>& request_ids) {
+  std::vector<std::string> child_ids;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    for (const std::string& id : request_ids) {
+      for (std::string& child : impl_->output_processor->unfinished_child_ids(id)) {
+        child_ids.push_back(std::move(child));
+      }
+    }
+  }
+  if (!child_ids.empty()) impl_->core->abort_requests(std::move(child_ids));
+}
+
+std::vector<RequestOutput> LLMEngine::get_outputs(std::chrono::milliseconds timeout) {
+  std::vector<EngineCoreOutput> core_outputs = impl_->core->get_outputs(timeout);
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->output_processor->process_outputs(core_outputs);
+}
+
+bool LLMEngine::has_unfinished_requests() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->output_processor->has_unfinished_requests();
+}
+
+const Tokenizer& LLMEngine::tokenizer() const { return *impl_->tokenizer; }
+const ModelConfig& LLMEngine::model_config() const { return impl_->model_config; }
+const EngineArgs& LLMEngine::args() const { return impl_->args; }
+EngineStats LLMEngine::stats() const { return impl_->core->stats(); }
+
+}  // namespace vllm

@@ -1,0 +1,42 @@
+// Batched sampler: each row is sampled on its own, with its request's generator, so a
+// request's tokens never depend on the other rows of the batch.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "engine/scheduler_output.h"
+
+namespace vllm {
+
+struct SamplingRow {
+  double temperature = 1.0;  // below 1e-5: greedy
+  int top_k = 0;             // 0 or -1: disabled
+  double top_p = 1.0;
+  double min_p = 0.0;
+  int num_logprobs = -2;     // -2: none, -1: the whole vocabulary, k >= 0: top k
+  std::vector<int32_t> banned_token_ids;  // masked before sampling (EOS before min_tokens)
+  std::mt19937_64* generator = nullptr;   // required unless greedy
+};
+
+class Sampler {
+ public:
+  // logits: [num_rows, vocab_size] float32, row i sampled with rows[i].
+  std::vector<SampledToken> sample(std::span<const float> logits, int64_t vocab_size,
+                                   std::span<const SamplingRow> rows) const;
+
+  // Samples one row; see SamplingRow. Order of the filters as in vLLM v1: temperature,
+  // min_p, top_k, then top_p.
+  static SampledToken sample_row(std::span<const float> logits, const SamplingRow& row);
+};
+
+// Returns the probabilities the sampler draws from for one row (0 for masked tokens),
+// after temperature, min_p, top_k and top_p; for tests and debugging.
+std::vector<double> sampling_probs(std::span<const float> logits, const SamplingRow& row);
+
+// log_softmax of `logits` in double precision.
+std::vector<double> log_softmax(std::span<const float> logits);
+
+}  // namespace vllm

@@ -1,0 +1,208 @@
+// Front-end of the op interface: checks shapes, indices and devices, then calls the kernels
+// of the tensors' device. Only CPU kernels exist in this build.
+#include "kernels/ops.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include <omp.h>
+
+#include "core/errors.h"
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace vllm {
+namespace {
+
+std::atomic<int> g_num_threads{std::max(1, omp_get_num_procs())};
+
+void require_cpu(Device device, const char* op) {
+  if (device != Device::kCpu) {
+    throw InvalidArgument(fmt::format("{}: unsupported device '{}' in this build (built without "
+                                      "CUDA kernels); use the CPU device",
+                                      op, device_name(device)));
+  }
+}
+
+void check_size(const char* op, const char* name, size_t actual, int64_t expected) {
+  VLLM_CHECK(static_cast<int64_t>(actual) == expected, "{}: {} has {} elements, expected {}", op,
+             name, actual, expected);
+}
+
+void check_weight(const char* op, const WeightMatrix& weight) {
+  auto traits = ggml_type_traits(static_cast<uint32_t>(weight.type));
+  VLLM_CHECK(traits && traits->supported, "{}: weight type {} has no kernel", op,
+             static_cast<uint32_t>(weight.type));
+  VLLM_CHECK(weight.rows > 0 && weight.cols > 0 && weight.cols % traits->block_size == 0,
+             "{}: weight of {} x {} is not whole {} blocks of {} elements", op, weight.rows,
+             weight.cols, traits->name, traits->block_size);
+  VLLM_CHECK(weight.data != nullptr, "{}: weight data is null", op);
+}
+
+}  // namespace
+
+std::string_view device_name(Device device) {
+  switch (device) {
+    case Device::kCpu: return "cpu";
+    case Device::kCuda: return "cuda";
+  }
+  return "unknown";
+}
+
+void set_num_threads(int num_threads) {
+  if (num_threads < 1) {
+    throw InvalidArgument(fmt::format("num_threads must be at least 1, got {}", num_threads));
+  }
+  g_num_threads.store(num_threads, std::memory_order_relaxed);
+}
+
+int num_threads() { return g_num_threads.load(std::memory_order_relaxed); }
+
+int64_t WeightMatrix::row_bytes() const {
+  auto traits = ggml_type_traits(static_cast<uint32_t>(type));
+  VLLM_CHECK(traits.has_value(), "unknown ggml type id {}", static_cast<uint32_t>(type));
+  return ggml_row_bytes(*traits, cols);
+}
+
+namespace ops {
+
+void dequantize_rows(const WeightMatrix& weight, int64_t first_row, int64_t num_rows,
+                     std::span<float> out) {
+  require_cpu(weight.device, "dequantize_rows");
+  check_weight("dequantize_rows", weight);
+  VLLM_CHECK(first_row >= 0 && num_rows >= 0 && first_row + num_rows <= weight.rows,
+             "dequantize_rows: rows [{}, {}) outside [0, {})", first_row, first_row + num_rows,
+             weight.rows);
+  check_size("dequantize_rows", "out", out.size(), num_rows * weight.cols);
+  cpu::dequantize_row(weight.type, weight.data + first_row * weight.row_bytes(), out.data(),
+                      num_rows * weight.cols);
+}
+
+void embedding(const WeightMatrix& table, std::span<const int32_t> token_ids,
+               std::span<float> out) {
+  require_cpu(table.device, "embedding");
+  check_weight("embedding", table);
+  const int64_t hidden = table.cols;
+  check_size("embedding", "out", out.size(), static_cast<int64_t>(token_ids.size()) * hidden);
+  for (size_t t = 0; t < token_ids.size(); ++t) {
+    const int32_t id = token_ids[t];
+    if (id < 0 || id >= table.rows) {
+      throw InvalidArgument(fmt::format("token id {} is out of vocabulary [0, {})", id,
+                                        table.rows));
+    }
+  }
+  const int64_t row_bytes = table.row_bytes();
+  for (size_t t = 0; t < token_ids.size(); ++t) {
+    cpu::dequantize_row(table.type, table.data + token_ids[t] * row_bytes,
+                        out.data() + static_cast<int64_t>(t) * hidden, hidden);
+  }
+}
+
+void linear(std::span<const float> x, int64_t num_tokens, const WeightMatrix& weight,
+            std::span<const float> bias, std::span<float> y) {
+  require_cpu(weight.device, "linear");
+  check_weight("linear", weight);
+  VLLM_CHECK(num_tokens >= 0, "linear: num_tokens={}", num_tokens);
+  check_size("linear", "x", x.size(), num_tokens * weight.cols);
+  check_size("linear", "y", y.size(), num_tokens * weight.rows);
+  if (!bias.empty()) check_size("linear", "bias", bias.size(), weight.rows);
+  if (num_tokens == 0) return;
+  cpu::linear(x.data(), num_tokens, weight, bias.empty() ? nullptr : bias.data(), y.data());
+}
+
+void rms_norm(Device device, std::span<const float> x, std::span<const float> weight,
+              double eps, std::span<float> out) {
+  require_cpu(device, "rms_norm");
+  const int64_t hidden = static_cast<int64_t>(weight.size());
+  VLLM_CHECK(hidden > 0 && x.size() % weight.size() == 0,
+             "rms_norm: x of {} elements is not rows of hidden_size {}", x.size(), hidden);
+  check_size("rms_norm", "out", out.size(), static_cast<int64_t>(x.size()));
+  cpu::rms_norm(x.data(), static_cast<int64_t>(x.size()) / hidden, hidden, weight.data(), eps,
+                out.data());
+}
+
+void add_inplace(Device device, std::span<float> x, std::span<const float> y) {
+  require_cpu(device, "add_inplace");
+  check_size("add_inplace", "y", y.size(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+}
+
+void rotary_embedding(Device device, std::span<const float> cos_sin, std::span<float> query,
+                      std::span<float> key, int64_t num_heads, int64_t num_kv_heads,
+                      int64_t head_dim) {
+  require_cpu(device, "rotary_embedding");
+  VLLM_CHECK(head_dim > 0 && head_dim % 2 == 0, "rotary_embedding: head_dim={} is not even",
+             head_dim);
+  const int64_t num_tokens = static_cast<int64_t>(cos_sin.size()) / head_dim;
+  check_size("rotary_embedding", "cos_sin", cos_sin.size(), num_tokens * head_dim);
+  check_size("rotary_embedding", "query", query.size(), num_tokens * num_heads * head_dim);
+  check_size("rotary_embedding", "key", key.size(), num_tokens * num_kv_heads * head_dim);
+  cpu::rotary_embedding(cos_sin.data(), num_tokens, query.data(), key.data(), num_heads,
+                        num_kv_heads, head_dim);
+}
+
+void silu_and_mul(Device device, std::span<const float> gate, std::span<const float> up,
+                  std::span<float> out) {
+  require_cpu(device, "silu_and_mul");
+  check_size("silu_and_mul", "up", up.size(), static_cast<int64_t>(gate.size()));
+  check_size("silu_and_mul", "out", out.size(), static_cast<int64_t>(gate.size()));
+  cpu::silu_and_mul(gate.data(), up.data(), static_cast<int64_t>(gate.size()), out.data());
+}
+
+void write_kv(std::span<const float> key, std::span<const float> value,
+              std::span<const int64_t> slot_mapping, const PagedKVCacheView& cache) {
+  require_cpu(cache.device, "write_kv");
+  const int64_t num_tokens = static_cast<int64_t>(slot_mapping.size());
+  const int64_t token_floats = cache.num_kv_heads * cache.head_dim;
+  check_size("write_kv", "key", key.size(), num_tokens * token_floats);
+  check_size("write_kv", "value", value.size(), num_tokens * token_floats);
+  const int64_t num_slots = cache.num_blocks * cache.block_size;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    VLLM_CHECK(slot_mapping[t] < num_slots, "write_kv: slot {} of token {} outside [0, {})",
+               slot_mapping[t], t, num_slots);
+  }
+  cpu::write_kv(key.data(), value.data(), slot_mapping.data(), num_tokens, cache);
+}
+
+void paged_attention(std::span<const float> query, int64_t num_heads,
+                     const PagedKVCacheView& cache, const AttentionMetadata& metadata,
+                     float scale, std::span<float> out) {
+  require_cpu(cache.device, "paged_attention");
+  VLLM_CHECK(cache.num_kv_heads > 0 && num_heads % cache.num_kv_heads == 0,
+             "paged_attention: num_heads={} is not a multiple of num_kv_heads={}", num_heads,
+             cache.num_kv_heads);
+  const int64_t head_floats = num_heads * cache.head_dim;
+  const int64_t num_tokens = static_cast<int64_t>(query.size()) / head_floats;
+  check_size("paged_attention", "query", query.size(), num_tokens * head_floats);
+  check_size("paged_attention", "out", out.size(), num_tokens * head_floats);
+
+  const int64_t num_seqs = static_cast<int64_t>(metadata.seq_lens.size());
+  check_size("paged_attention", "query_start_loc", metadata.query_start_loc.size(),
+             num_seqs + 1);
+  check_size("paged_attention", "block_tables", metadata.block_tables.size(),
+             num_seqs * metadata.max_blocks_per_seq);
+  VLLM_CHECK(num_seqs == 0 || (metadata.query_start_loc[0] == 0 &&
+                               metadata.query_start_loc[num_seqs] == num_tokens),
+             "paged_attention: query_start_loc must run from 0 to num_tokens={}", num_tokens);
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const int64_t query_len = metadata.query_start_loc[s + 1] - metadata.query_start_loc[s];
+    const int64_t seq_len = metadata.seq_lens[s];
+    VLLM_CHECK(query_len >= 0 && seq_len >= query_len,
+               "paged_attention: sequence {} has {} new tokens but seq_len {}", s, query_len,
+               seq_len);
+    const int64_t num_blocks = (seq_len + cache.block_size - 1) / cache.block_size;
+    VLLM_CHECK(num_blocks <= metadata.max_blocks_per_seq,
+               "paged_attention: sequence {} needs {} blocks, block table has {}", s, num_blocks,
+               metadata.max_blocks_per_seq);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      const int32_t block = metadata.block_tables[s * metadata.max_blocks_per_seq + b];
+      VLLM_CHECK(block >= 0 && block < cache.num_blocks,
+                 "paged_attention: sequence {} block {} is {}, outside [0, {})", s, b, block,
+                 cache.num_blocks);
+    }
+  }
+  if (num_tokens == 0) return;
+  cpu::paged_attention(query.data(), num_tokens, num_heads, cache, metadata, scale, out.data());
+}
+
+}  // namespace ops
+}  // namespace vllm

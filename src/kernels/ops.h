@@ -1,0 +1,117 @@
+// Device-neutral op interface. Each op validates its arguments' shapes, then dispatches to
+// the implementation for `device` (kernels/cpu/ today). A build without a device's kernels
+// throws InvalidArgument "unsupported device" for it. Model code includes only this header.
+//
+// All activations, norms, rope, softmax and the KV cache are float32. Weights keep their
+// file format (F32, F16, BF16 or a ggml block format) and are dequantized one block at a
+// time inside the ops. Every output element is computed by one thread in an order fixed by
+// the data, so results never depend on the batch around a token or on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "core/ggml_type.h"
+
+namespace vllm {
+
+enum class Device { kCpu, kCuda };
+
+std::string_view device_name(Device device);
+
+// Sets the number of threads the CPU kernels use (at least 1). Results do not depend on it.
+void set_num_threads(int num_threads);
+int num_threads();
+
+// A weight matrix of `rows` output features by `cols` input features, stored row by row in
+// a ggml element type. Each row is cols / block_size blocks. Does not own `data`.
+struct WeightMatrix {
+  GGMLType type = GGMLType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;  // a multiple of the type's block size
+  const uint8_t* data = nullptr;  // [rows, row_bytes()]
+  Device device = Device::kCpu;
+
+  int64_t row_bytes() const;
+};
+
+// A layer's paged KV cache: key and value each [num_blocks, block_size, num_kv_heads,
+// head_dim]. Slot s is token (s % block_size) of block (s / block_size).
+struct PagedKVCacheView {
+  float* key_cache = nullptr;
+  float* value_cache = nullptr;
+  int64_t num_blocks = 0;
+  int64_t block_size = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  Device device = Device::kCpu;
+};
+
+// Batch layout for attention: each sequence's new tokens in the flattened batch and its
+// context blocks.
+struct AttentionMetadata {
+  std::span<const int32_t> query_start_loc;  // [num_seqs + 1]
+  std::span<const int32_t> seq_lens;         // [num_seqs], context length including new tokens
+  std::span<const int32_t> block_tables;     // [num_seqs, max_blocks_per_seq]
+  int64_t max_blocks_per_seq = 0;
+};
+
+namespace ops {
+
+// Dequantizes rows [first_row, first_row + num_rows) of `weight` to float32.
+void dequantize_rows(const WeightMatrix& weight, int64_t first_row, int64_t num_rows,
+                     std::span<float> out);  // [num_rows, weight.cols]
+
+// Gathers embedding rows: out[t] = table[token_ids[t]] dequantized. Throws InvalidArgument
+// for a token id outside [0, table.rows).
+void embedding(const WeightMatrix& table,           // [vocab_size, hidden_size]
+               std::span<const int32_t> token_ids,  // [num_tokens]
+               std::span<float> out);               // [num_tokens, hidden_size]
+
+// y[t, j] = sum_k x[t, k] * weight[j, k] (+ bias[j]). `bias` may be empty.
+void linear(std::span<const float> x,  // [num_tokens, weight.cols]
+            int64_t num_tokens, const WeightMatrix& weight,
+            std::span<const float> bias,  // [weight.rows] or empty
+            std::span<float> y);          // [num_tokens, weight.rows]
+
+// out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight. `out` may alias `x`.
+void rms_norm(Device device, std::span<const float> x,  // [num_tokens, hidden_size]
+              std::span<const float> weight,            // [hidden_size]
+              double eps, std::span<float> out);        // [num_tokens, hidden_size]
+
+// x += y, element by element.
+void add_inplace(Device device, std::span<float> x,  // [n]
+                 std::span<const float> y);          // [n]
+
+// Rotates adjacent pairs (x[2i], x[2i + 1]) of every head by the angle whose cosine and
+// sine are cos_sin[t, 2i'] and cos_sin[t, 2i' + 1] for pair i' = i, in place. This is the
+// pairing ggml's "normal" rope uses, which matches the Q/K weight layout of llama GGUF files.
+void rotary_embedding(Device device,
+                      std::span<const float> cos_sin,  // [num_tokens, head_dim / 2, 2]
+                      std::span<float> query,          // [num_tokens, num_heads, head_dim]
+                      std::span<float> key,            // [num_tokens, num_kv_heads, head_dim]
+                      int64_t num_heads, int64_t num_kv_heads, int64_t head_dim);
+
+// out = silu(gate) * up, silu(x) = x / (1 + exp(-x)).
+void silu_and_mul(Device device, std::span<const float> gate,  // [num_tokens, intermediate]
+                  std::span<const float> up,                   // [num_tokens, intermediate]
+                  std::span<float> out);                       // [num_tokens, intermediate]
+
+// Stores token t's key and value at slot_mapping[t]; a negative slot (padding) is skipped.
+void write_kv(std::span<const float> key,              // [num_tokens, num_kv_heads, head_dim]
+              std::span<const float> value,            // [num_tokens, num_kv_heads, head_dim]
+              std::span<const int64_t> slot_mapping,   // [num_tokens]
+              const PagedKVCacheView& cache);
+
+// Causal attention over the paged cache. New token i of sequence s (query_len new tokens,
+// seq_len context tokens) is at context position p = seq_len - query_len + i and attends to
+// positions [0, p], read through the sequence's block table. Query head h uses KV head
+// h / (num_heads / num_kv_heads). Scores are scaled by `scale`.
+void paged_attention(std::span<const float> query,  // [num_tokens, num_heads, head_dim]
+                     int64_t num_heads, const PagedKVCacheView& cache,
+                     const AttentionMetadata& metadata, float scale,
+                     std::span<float> out);  // [num_tokens, num_heads, head_dim]
+
+}  // namespace ops
+}  // namespace vllm

@@ -1,0 +1,56 @@
+// Linear layer y = x W^T (+ b) with a quantization method that owns how W is stored.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace vllm {
+
+// Quantization method of a linear layer: the storage of its weight and the matching product.
+class LinearMethod {
+ public:
+  virtual ~LinearMethod() = default;
+  virtual int64_t in_features() const = 0;
+  virtual int64_t out_features() const = 0;
+  virtual void apply(std::span<const float> x,  // [num_tokens, in_features]
+                     int64_t num_tokens,
+                     std::span<const float> bias,  // [out_features] or empty
+                     std::span<float> y) const = 0;  // [num_tokens, out_features]
+};
+
+// Weight kept in its file format (F32, F16, BF16 or a ggml block format such as Q4_1),
+// read in place from the mapped file and dequantized one tile at a time during the product.
+class BlockQuantLinearMethod : public LinearMethod {
+ public:
+  explicit BlockQuantLinearMethod(WeightMatrix weight) : weight_(weight) {}
+  int64_t in_features() const override { return weight_.cols; }
+  int64_t out_features() const override { return weight_.rows; }
+  void apply(std::span<const float> x, int64_t num_tokens, std::span<const float> bias,
+             std::span<float> y) const override;
+  const WeightMatrix& weight() const { return weight_; }
+
+ private:
+  WeightMatrix weight_;  // [out_features, in_features]
+};
+
+class Linear {
+ public:
+  Linear() = default;
+  explicit Linear(std::unique_ptr<LinearMethod> method, std::vector<float> bias = {});
+
+  int64_t in_features() const { return method_->in_features(); }
+  int64_t out_features() const { return method_->out_features(); }
+  void forward(std::span<const float> x,  // [num_tokens, in_features]
+               int64_t num_tokens,
+               std::span<float> y) const;  // [num_tokens, out_features]
+
+ private:
+  std::unique_ptr<LinearMethod> method_;
+  std::vector<float> bias_;  // [out_features] or empty
+};
+
+}  // namespace vllm

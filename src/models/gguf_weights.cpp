@@ -1,0 +1,45 @@
+#include "models/gguf_weights.h"
+
+#include "core/errors.h"
+#include "model_loader/gguf.h"
+
+namespace vllm {
+namespace {
+
+const GGUFTensorInfo& checked_tensor(const GGUFFile& gguf, const std::string& name,
+                                     const std::vector<int64_t>& expected) {
+  const GGUFTensorInfo& info = gguf.tensor(name);  // throws naming the missing tensor
+  if (info.shape != expected) {
+    throw ModelLoadError(fmt::format("{}: tensor '{}' has shape [{}], expected [{}] (ggml order)",
+                                     gguf.path(), name, fmt::join(info.shape, ", "),
+                                     fmt::join(expected, ", ")));
+  }
+  const auto traits = ggml_type_traits(static_cast<uint32_t>(info.type));
+  if (!traits || !traits->supported) {
+    throw ModelLoadError(fmt::format("{}: tensor '{}' has type {}, which has no kernel",
+                                     gguf.path(), name, ggml_type_name(info.type)));
+  }
+  if (expected[0] % traits->block_size != 0) {
+    throw ModelLoadError(fmt::format("{}: tensor '{}' rows of {} elements are not whole {} blocks",
+                                     gguf.path(), name, expected[0], traits->name));
+  }
+  return info;
+}
+
+}  // namespace
+
+WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
+                                int64_t cols) {
+  const GGUFTensorInfo& info = checked_tensor(gguf, name, {cols, rows});
+  return WeightMatrix{info.type, rows, cols, gguf.tensor_data(info), Device::kCpu};
+}
+
+std::vector<float> gguf_vector(const GGUFFile& gguf, const std::string& name, int64_t size) {
+  const GGUFTensorInfo& info = checked_tensor(gguf, name, {size});
+  std::vector<float> values(static_cast<size_t>(size));
+  const WeightMatrix row{info.type, 1, size, gguf.tensor_data(info), Device::kCpu};
+  ops::dequantize_rows(row, 0, 1, values);
+  return values;
+}
+
+}  // namespace vllm

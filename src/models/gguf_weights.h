@@ -1,0 +1,23 @@
+// Shape-checked access to GGUF tensors as model weights.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+
+namespace vllm {
+
+class GGUFFile;
+
+// Returns the 2-D tensor `name` as a [rows, cols] weight matrix that points into the mapping.
+// GGUF lists the shape in ggml order, so the file must hold {cols, rows}. Throws
+// ModelLoadError naming the tensor, the expected and the actual shape, or the type.
+WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
+                                int64_t cols);
+
+// Returns the 1-D tensor `name` of `size` elements, dequantized to float32.
+std::vector<float> gguf_vector(const GGUFFile& gguf, const std::string& name, int64_t size);
+
+}  // namespace vllm

@@ -1,0 +1,311 @@
+// Loader of HF tokenizer.json (plus tokenizer_config.json beside it) for byte-level BPE
+// tokenizers. Components outside what ByteLevelBpeTokenizer reproduces are rejected with
+// ModelLoadError naming the component, rather than silently tokenizing differently.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/errors.h"
+#include "core/logging.h"
+#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace vllm {
+namespace {
+
+using nlohmann::json;
+
+json read_json_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ModelLoadError(fmt::format("{}: file not found or not readable", path));
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  try {
+    return json::parse(buffer.str());
+  } catch (const json::parse_error& e) {
+    throw ModelLoadError(fmt::format("{}: not valid JSON: {}", path, e.what()));
+  }
+}
+
+[[noreturn]] void throw_unsupported(const std::string& path, std::string_view key,
+                                    std::string_view value, std::string_view supported) {
+  throw ModelLoadError(fmt::format("{}: {} '{}' is not supported (supported: {})", path, key,
+                                   value, supported));
+}
+
+std::string type_of(const json& component) {
+  if (!component.is_object() || !component.contains("type") || !component["type"].is_string()) {
+    return "<no type>";
+  }
+  return component["type"].get<std::string>();
+}
+
+bool flag(const json& object, const char* key, bool fallback) {
+  const auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return fallback;
+  return it->get<bool>();
+}
+
+std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const std::string& path, const json& node) {
+  const std::string type = type_of(node);
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<PreTokenizer>> steps;
+    for (const json& step : node.at("pretokenizers")) {
+      if (auto parsed = parse_pre_tokenizer(path, step)) steps.push_back(std::move(parsed));
+    }
+    return std::make_unique<SequencePreTokenizer>(std::move(steps));
+  }
+  if (type == "ByteLevel") {
+    if (flag(node, "add_prefix_space", false)) {
+      throw_unsupported(path, "pre_tokenizer ByteLevel add_prefix_space", "true", "false");
+    }
+    if (!flag(node, "use_regex", true)) return nullptr;
+    return std::make_unique<RegexPreTokenizer>(kGpt2SplitPattern);
+  }
+  if (type == "Digits") {
+    return std::make_unique<DigitsPreTokenizer>(flag(node, "individual_digits", false));
+  }
+  if (type == "Split") {
+    const std::string behavior = node.value("behavior", "Isolated");
+    if (behavior != "Isolated") {
+      throw_unsupported(path, "pre_tokenizer Split behavior", behavior, "Isolated");
+    }
+    if (flag(node, "invert", false)) {
+      throw_unsupported(path, "pre_tokenizer Split invert", "true", "false");
+    }
+    const json& pattern = node.at("pattern");
+    std::string regex;
+    if (pattern.contains("Regex")) {
+      regex = pattern["Regex"].get<std::string>();
+    } else {
+      // A literal string: quote it for PCRE2.
+      regex = "\\Q" + pattern.at("String").get<std::string>() + "\\E";
+    }
+    try {
+      return std::make_unique<RegexPreTokenizer>(regex);
+    } catch (const std::invalid_argument& e) {
+      throw ModelLoadError(fmt::format("{}: pre_tokenizer Split: {}", path, e.what()));
+    }
+  }
+  throw_unsupported(path, "pre_tokenizer type", type, "ByteLevel, Digits, Split, Sequence");
+}
+
+// Ids of a post-processor's template for a single sequence, before and after it.
+void parse_post_processor(const std::string& path, const json& node,
+                          std::vector<int32_t>& prefix, std::vector<int32_t>& suffix) {
+  if (node.is_null()) return;
+  const std::string type = type_of(node);
+  if (type == "ByteLevel") return;  // only adjusts offsets
+  if (type == "Sequence") {
+    for (const json& step : node.at("processors")) parse_post_processor(path, step, prefix, suffix);
+    return;
+  }
+  if (type == "RobertaProcessing" || type == "BertProcessing") {
+    prefix.push_back(node.at("cls").at(1).get<int32_t>());
+    suffix.push_back(node.at("sep").at(1).get<int32_t>());
+    return;
+  }
+  if (type == "TemplateProcessing") {
+    const json& specials = node.at("special_tokens");
+    bool after_sequence = false;
+    for (const json& piece : node.at("single")) {
+      if (piece.contains("Sequence")) {
+        after_sequence = true;
+        continue;
+      }
+      const std::string name = piece.at("SpecialToken").at("id").get<std::string>();
+      if (!specials.contains(name)) {
+        throw ModelLoadError(fmt::format("{}: post_processor template names special token "
+                                         "'{}' missing from its special_tokens", path, name));
+      }
+      for (const json& id : specials[name].at("ids")) {
+        (after_sequence ? suffix : prefix).push_back(id.get<int32_t>());
+      }
+    }
+    return;
+  }
+  throw_unsupported(path, "post_processor type", type,
+                    "ByteLevel, TemplateProcessing, RobertaProcessing, BertProcessing, "
+                    "Sequence");
+}
+
+void check_decoder(const std::string& path, const json& node) {
+  const std::string type = type_of(node);
+  if (type == "ByteLevel") return;
+  throw_unsupported(path, "decoder type", node.is_null() ? "null" : type, "ByteLevel");
+}
+
+void parse_model(const std::string& path, const json& model, ByteLevelBpeConfig& config,
+                 int32_t& max_id) {
+  const std::string type = model.contains("type") ? type_of(model) : "BPE";
+  if (type != "BPE") throw_unsupported(path, "model type", type, "BPE");
+  if (!model.contains("vocab") || !model["vocab"].is_object()) {
+    throw ModelLoadError(fmt::format("{}: missing or invalid key model.vocab", path));
+  }
+  if (!model.contains("merges") || !model["merges"].is_array()) {
+    throw ModelLoadError(fmt::format("{}: missing or invalid key model.merges", path));
+  }
+  if (flag(model, "byte_fallback", false)) {
+    throw_unsupported(path, "model.byte_fallback", "true", "false");
+  }
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    if (model.contains(key) && !model[key].is_null() && !model[key].get<std::string>().empty()) {
+      throw_unsupported(path, fmt::format("model.{}", key), model[key].get<std::string>(),
+                        "null");
+    }
+  }
+  if (model.contains("dropout") && !model["dropout"].is_null() &&
+      model["dropout"].get<double>() > 0.0) {
+    throw_unsupported(path, "model.dropout", model["dropout"].dump(), "null");
+  }
+  config.ignore_merges = flag(model, "ignore_merges", false);
+
+  std::vector<std::pair<std::string, int32_t>> vocab;
+  vocab.reserve(model["vocab"].size());
+  for (const auto& [token, id] : model["vocab"].items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
+      throw ModelLoadError(fmt::format("{}: model.vocab entry '{}' has invalid id {}", path,
+                                       token, id.dump()));
+    }
+    vocab.emplace_back(token, id.get<int32_t>());
+    max_id = std::max(max_id, id.get<int32_t>());
+  }
+  config.tokens.resize(static_cast<size_t>(max_id) + 1);
+  for (auto& [token, id] : vocab) config.tokens[id] = std::move(token);
+
+  config.merges.reserve(model["merges"].size());
+  for (const json& merge : model["merges"]) {
+    if (merge.is_string()) {
+      // Older files write "left right"; byte-level tokens never contain a raw space.
+      const std::string text = merge.get<std::string>();
+      const size_t space = text.find(' ');
+      if (space == std::string::npos) {
+        throw ModelLoadError(fmt::format("{}: model.merges entry '{}' is not 'left right'",
+                                         path, text));
+      }
+      config.merges.emplace_back(text.substr(0, space), text.substr(space + 1));
+    } else if (merge.is_array() && merge.size() == 2) {
+      config.merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
+    } else {
+      throw ModelLoadError(fmt::format("{}: invalid model.merges entry {}", path, merge.dump()));
+    }
+  }
+}
+
+// bos_token / eos_token in tokenizer_config.json: a string or {"content": ...}.
+std::optional<std::string> special_token_content(const json& config, const char* key) {
+  const auto it = config.find(key);
+  if (it == config.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("content")) return (*it)["content"].get<std::string>();
+  return std::nullopt;
+}
+
+void apply_tokenizer_config(const std::filesystem::path& dir, const Tokenizer& partial,
+                            ByteLevelBpeConfig& config) {
+  const std::filesystem::path config_path = dir / "tokenizer_config.json";
+  if (std::filesystem::exists(config_path)) {
+    const json tokenizer_config = read_json_file(config_path.string());
+    auto id_of = [&](const char* key) -> std::optional<int32_t> {
+      const std::optional<std::string> content = special_token_content(tokenizer_config, key);
+      if (!content) return std::nullopt;
+      return partial.token_to_id(*content);
+    };
+    config.bos_token_id = id_of("bos_token");
+    config.eos_token_id = id_of("eos_token");
+    const auto it = tokenizer_config.find("chat_template");
+    if (it != tokenizer_config.end() && it->is_string()) {
+      config.chat_template = it->get<std::string>();
+    } else if (it != tokenizer_config.end() && it->is_array()) {
+      // A list of named templates: use the one named "default".
+      for (const json& entry : *it) {
+        if (entry.value("name", "") == "default") {
+          config.chat_template = entry.value("template", "");
+        }
+      }
+    }
+  }
+  const std::filesystem::path template_path = dir / "chat_template.jinja";
+  if (config.chat_template.empty() && std::filesystem::exists(template_path)) {
+    std::ifstream file(template_path, std::ios::binary);
+    std::stringstream buffer;
+    buffer << file.rdbuf();
+    config.chat_template = buffer.str();
+  }
+}
+
+ByteLevelBpeConfig parse_tokenizer_json(const std::string& path, const json& root) {
+  if (!root.is_object()) {
+    throw ModelLoadError(fmt::format("{}: expected a JSON object at the top level", path));
+  }
+  if (!root.contains("model") || !root["model"].is_object()) {
+    throw ModelLoadError(fmt::format("{}: missing or invalid key model", path));
+  }
+  ByteLevelBpeConfig config;
+  config.source = path;
+  int32_t max_id = -1;
+  parse_model(path, root["model"], config, max_id);
+
+  const json normalizer = root.value("normalizer", json());
+  if (!normalizer.is_null()) throw_unsupported(path, "normalizer type", type_of(normalizer), "null");
+  check_decoder(path, root.value("decoder", json()));
+  parse_post_processor(path, root.value("post_processor", json()), config.prefix_ids,
+                       config.suffix_ids);
+  const json pre_tokenizer = root.value("pre_tokenizer", json());
+  if (!pre_tokenizer.is_null()) config.pre_tokenizer = parse_pre_tokenizer(path, pre_tokenizer);
+
+  for (const json& entry : root.value("added_tokens", json::array())) {
+    AddedToken token;
+    token.id = entry.at("id").get<int32_t>();
+    token.content = entry.at("content").get<std::string>();
+    token.special = flag(entry, "special", false);
+    token.normalized = flag(entry, "normalized", !token.special);
+    token.lstrip = flag(entry, "lstrip", false);
+    token.rstrip = flag(entry, "rstrip", false);
+    token.single_word = flag(entry, "single_word", false);
+    if (token.id < 0) {
+      throw ModelLoadError(fmt::format("{}: added token '{}' has negative id {}", path,
+                                       token.content, token.id));
+    }
+    if (token.id > max_id) {
+      max_id = token.id;
+      config.tokens.resize(static_cast<size_t>(max_id) + 1);
+    }
+    if (config.tokens[token.id].empty()) config.tokens[token.id] = token.content;
+    config.added_tokens.push_back(std::move(token));
+  }
+  return config;
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& tokenizer_json_path) {
+  const json root = read_json_file(tokenizer_json_path);
+  ByteLevelBpeConfig config;
+  try {
+    config = parse_tokenizer_json(tokenizer_json_path, root);
+  } catch (const json::exception& e) {
+    throw ModelLoadError(fmt::format("{}: unexpected tokenizer.json layout: {}",
+                                     tokenizer_json_path, e.what()));
+  }
+  // The special-token ids in tokenizer_config.json are looked up by content, which needs
+  // the vocabulary; build once, then copy in what the config adds.
+  auto tokenizer = std::make_unique<ByteLevelBpeTokenizer>(std::move(config));
+  ByteLevelBpeConfig extras;
+  const std::filesystem::path dir = std::filesystem::path(tokenizer_json_path).parent_path();
+  try {
+    apply_tokenizer_config(dir, *tokenizer, extras);
+  } catch (const json::exception& e) {
+    throw ModelLoadError(fmt::format("{}: unexpected tokenizer_config.json layout: {}",
+                                     (dir / "tokenizer_config.json").string(), e.what()));
+  }
+  tokenizer->set_chat_metadata(extras.bos_token_id, extras.eos_token_id,
+                               std::move(extras.chat_template));
+  VLLM_LOG_DEBUG("loaded tokenizer {} with {} tokens", tokenizer_json_path,
+                 tokenizer->vocab_size());
+  return tokenizer;
+}
+
+}  // namespace vllm

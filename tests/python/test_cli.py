@@ -1,0 +1,91 @@
+"""The `vllm` command: the console script that execs the C++ program."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vllm import SamplingParams
+
+
+def vllm_command() -> str:
+    # The console script sits beside the interpreter in a venv; PATH is the fallback.
+    beside = Path(sys.executable).parent / "vllm"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("vllm")
+    if found is None:
+        pytest.skip("the vllm command is not installed")
+    return found
+
+
+# A small context and KV cache keep each run fast and its memory use low.
+SMALL_ENGINE = ("--max-model-len", "512", "--kv-cache-memory-bytes", str(64 << 20))
+
+
+def run_vllm(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [vllm_command(), *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "VLLM_LOGGING_LEVEL": "WARNING"},
+    )
+
+
+def test_generate_prints_text(model):
+    result = run_vllm("generate", "--model", model, *SMALL_ENGINE, "--max-tokens", "8", "Hello")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("\n")
+    assert result.stdout.strip() != ""
+
+
+def test_generate_matches_llm(model, llm):
+    result = run_vllm(
+        "generate", "--model", model, *SMALL_ENGINE, "--max-tokens", "8", "--temperature", "0",
+        "The capital of France is",
+    )
+    assert result.returncode == 0, result.stderr
+    params = SamplingParams(temperature=0.0, max_tokens=8)
+    expected = llm.generate("The capital of France is", params, use_tqdm=False)[0]
+    assert result.stdout == expected.outputs[0].text + "\n"
+
+
+def test_bad_flag_exits_2():
+    result = run_vllm("generate", "--no-such-flag", "1", "Hello")
+    assert result.returncode == 2
+    assert "--no-such-flag" in result.stderr
+
+
+def test_invalid_value_exits_1(model):
+    result = run_vllm("generate", "--model", model, *SMALL_ENGINE, "--temperature", "-1", "Hello")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: temperature must be non-negative")
+
+
+def test_missing_model_exits_1():
+    result = run_vllm("generate", "--model", "/nonexistent/model.gguf", "Hello")
+    assert result.returncode == 1
+    assert "Error:" in result.stderr
+    assert "/nonexistent/model.gguf" in result.stderr
+
+
+def test_version():
+    from vllm import __version__
+
+    result = run_vllm("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == __version__
+
+
+def test_help_lists_subcommands():
+    result = run_vllm("--help")
+    assert result.returncode == 0
+    for name in ("generate", "serve", "chat", "complete", "bench"):
+        assert name in result.stdout
+
+
+def test_serve_not_implemented():
+    result = run_vllm("serve", "some-model", "--port", "8000")
+    assert result.returncode == 2
+    assert "not implemented yet" in result.stderr
