@@ -20,8 +20,8 @@ namespace vllm {
 namespace {
 
 constexpr int64_t kMiB = int64_t{1} << 20;
-// max_num_batched_tokens when not given: the header's rule, max(max_model_len, 2048), so
-// that any prompt fits one step as vLLM's CPU backend allows.
+// Lower bound of the default max_num_batched_tokens, max(max_model_len, 2048), which lets
+// any prompt be prefilled in one step when the batch is otherwise empty.
 constexpr int64_t kMinDefaultBatchedTokens = 2048;
 
 // Fills the defaults of `args` from the model config; throws InvalidArgument for values
@@ -58,7 +58,7 @@ void resolve_defaults(EngineArgs& args, const ModelConfig& config) {
 // Returns the generator seed of one sample. A seeded request uses its seed alone, so its
 // output does not depend on the batch. Unseeded requests take std::random_device entropy
 // so that runs differ.
-// NOTE: EngineArgs::seed is therefore unused; vLLM seeds unseeded requests from it.
+// NOTE: EngineArgs::seed is therefore unused, while vLLM seeds unseeded requests from it.
 uint64_t sample_generator_seed(const SamplingParams& params, int index) {
   if (params.seed.has_value()) return derive_sample_seed(*params.seed, index);
   std::random_device device;

@@ -32,7 +32,12 @@ std::vector<size_t> indices() {
 // Renders `source` with the case's context as template variables.
 std::string render_with_context(const std::string& source, const nlohmann::ordered_json& context) {
   nlohmann::ordered_json extra = context;
-  return ChatTemplate(source).render(nlohmann::ordered_json::array(), false, extra);
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (extra.contains("messages")) {
+    messages = extra["messages"];
+    extra.erase("messages");
+  }
+  return ChatTemplate(source).render(messages, false, extra);
 }
 
 // The message of the InvalidArgument that `fn` throws, or "no exception".

@@ -73,6 +73,7 @@ struct Stmt {
   std::string target_attribute;  // `set ns.attr = ...`: targets[0] is the namespace
   ExprPtr expr;
   ExprPtr condition;  // loop filter of `for ... if condition`
+  bool uses_loop_variable = true;  // kFor: whether the body names `loop`, so it must be built
   ExprPtr filter;     // kSetBlock, kFilterBlock: kFilter chain whose innermost input is null
   std::vector<std::pair<ExprPtr, Body>> branches;  // kIf
   Body body;

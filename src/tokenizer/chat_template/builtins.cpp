@@ -456,9 +456,8 @@ Value add_values(const Value& a, const Value& b) {
   throw InvalidArgument(fmt::format("unsupported operand type(s) for +: '{}' and '{}'", a.type_name(), b.type_name()));
 }
 
-}  // namespace
-
-Value apply_filter(const std::string& name, const Value& input, const CallArgs& args) {
+// Filters on text: trim, case mapping, escaping, replace, join.
+std::optional<Value> filter_text(const std::string& name, const Value& input, const CallArgs& args) {
   if (name == "trim") {
     ArgReader reader(args, name, {"chars"});
     const Value* chars = reader.get(0);
@@ -497,6 +496,11 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
     }
     return Value(out);
   }
+  return std::nullopt;
+}
+
+// Filters picking from a sequence: default, first, last, list, reverse, tojson.
+std::optional<Value> filter_sequence_items(const std::string& name, const Value& input, const CallArgs& args) {
   if (name == "default" || name == "d") {
     ArgReader reader(args, name, {"default_value", "boolean"});
     const bool boolean = reader.get_or(1, Value(false)).truthy();
@@ -535,6 +539,11 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
     check_string_size(out.size());
     return Value(std::move(out));
   }
+  return std::nullopt;
+}
+
+// Numeric filters: int, float, abs, round.
+std::optional<Value> filter_number(const std::string& name, const Value& input, const CallArgs& args) {
   if (name == "int") {
     ArgReader reader(args, name, {"default", "base"});
     const Value fallback = reader.get_or(0, Value(int64_t{0}));
@@ -582,6 +591,11 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
     const double scaled = input.as_double() * scale;
     return Value((method == "floor" ? std::floor(scaled) : std::ceil(scaled)) / scale);
   }
+  return std::nullopt;
+}
+
+// Filters over collections: items, dictsort, sort, unique, min, max, sum, map, select.
+std::optional<Value> filter_collection(const std::string& name, const Value& input, const CallArgs& args) {
   if (name == "items") {
     if (input.is_undefined()) return Value::list({});
     if (!input.is_dict()) throw InvalidArgument("Can only get item pairs from a mapping.");
@@ -640,6 +654,11 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
   if (name == "reject") return filter_select(input, args, false, false);
   if (name == "selectattr") return filter_select(input, args, true, true);
   if (name == "rejectattr") return filter_select(input, args, true, false);
+  return std::nullopt;
+}
+
+// Layout and lookup filters: indent, center, wordcount, attr.
+std::optional<Value> filter_layout(const std::string& name, const Value& input, const CallArgs& args) {
   if (name == "indent") {
     ArgReader reader(args, name, {"width", "first", "blank"});
     const Value width = reader.get_or(0, Value(int64_t{4}));
@@ -674,6 +693,15 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
   if (name == "attr") {
     ArgReader reader(args, name, {"name"});
     return get_attribute(input, require_string_arg(reader.get(0), name));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Value apply_filter(const std::string& name, const Value& input, const CallArgs& args) {
+  for (auto* group : {filter_text, filter_sequence_items, filter_number, filter_collection, filter_layout}) {
+    if (std::optional<Value> result = group(name, input, args)) return std::move(*result);
   }
   throw InvalidArgument(fmt::format("chat template uses the filter '{}', which is not supported", name));
 }

@@ -25,10 +25,10 @@ class ChatTemplate {
   ChatTemplate(ChatTemplate&&) noexcept;
   ChatTemplate& operator=(ChatTemplate&&) noexcept;
 
-  // Renders the conversation. The template sees `messages` (an array of message objects),
-  // `add_generation_prompt`, and every key of `extra_context` (an object), which is where
-  // callers pass bos_token, eos_token and other special tokens, `tools`, `documents` and
-  // chat_template_kwargs. As in HF, `tools` and `documents` are None when not given, and a
+  // Renders the conversation. The template's variables are `messages` (an array of message
+  // objects), `add_generation_prompt`, and every key of `extra_context` (an object). Callers
+  // pass bos_token, eos_token and the other special tokens, `tools`, `documents` and
+  // chat_template_kwargs in `extra_context`. As in HF, `tools` and `documents` are None when not given, and a
   // message whose reasoning is under "reasoning_content", "thinking" or "reasoning" gets it
   // under both "thinking" and "reasoning_content".
   // Objects must keep the key order of the request, because `tojson` and `items()` print keys
@@ -39,9 +39,9 @@ class ChatTemplate {
   // mutable state.
   std::string render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
                      const nlohmann::ordered_json& extra_context = nlohmann::ordered_json::object()) const;
-  // The same for nlohmann::json input.
-  // NOTE: nlohmann::json stores object keys sorted, so the request's key order is already lost
-  // and `tojson` of tool schemas can differ from HF's; prefer the ordered_json overload.
+  // Renders nlohmann::json input.
+  // NOTE: nlohmann::json stores object keys sorted, so the request's key order is already lost.
+  // `tojson` of tool schemas can then differ from HF's output, so prefer ordered_json.
   std::string render(const nlohmann::json& messages, bool add_generation_prompt,
                      const nlohmann::json& extra_context = nlohmann::json::object()) const;
 

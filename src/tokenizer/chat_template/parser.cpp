@@ -237,8 +237,10 @@ class Parser {
     if (is_name("recursive")) fail("recursive loops are not supported");
     expect_block_end();
     ++loop_depth_;
+    const int64_t loop_references_before = num_loop_references_;
     std::string end_tag;
     s->body = parse_body({"else", "endfor"}, end_tag);
+    s->uses_loop_variable = num_loop_references_ != loop_references_before;
     --loop_depth_;
     expect_block_end();
     if (end_tag == "else") s->else_body = parse_block_body({"endfor"});
@@ -508,6 +510,7 @@ class Parser {
         } else {
           e->kind = ExprKind::kName;
           e->name = t.text;
+          if (t.text == "loop") ++num_loop_references_;
         }
         return e;
       }
@@ -716,6 +719,7 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int loop_depth_ = 0;
+  int64_t num_loop_references_ = 0;  // names `loop` parsed so far
 };
 
 }  // namespace

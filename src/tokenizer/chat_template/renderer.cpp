@@ -266,7 +266,7 @@ class Renderer {
       count_iteration();
       Scope iteration(&scope);
       bind_targets(s.targets, items[i], iteration);
-      iteration.set("loop", make_loop_value(items, i));
+      if (s.uses_loop_variable) iteration.set("loop", make_loop_value(items, i));
       const Flow flow = exec_body(s.body, iteration, out);
       if (flow == Flow::kBreak) break;
     }
@@ -323,7 +323,7 @@ class Renderer {
     int& depth_;
   };
 
-  // A macro sees the variables of the frame that defined it, looked up at call time.
+  // A macro reads the variables of the frame that defined it, looked up at call time.
   Value make_macro(const Stmt& s, const Scope& defining_scope) {
     return Value::callable(s.text, [this, &s, &defining_scope, alive = defining_scope.alive_flag()](
                                        const CallArgs& args) {

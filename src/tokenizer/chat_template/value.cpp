@@ -117,7 +117,7 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
       return dict(std::move(entries));
     }
     default:
-      throw InvalidArgument("chat template input holds a JSON value of an unsupported type (binary)");
+      throw InvalidArgument("chat template input contains a JSON value of an unsupported type (binary)");
   }
 }
 

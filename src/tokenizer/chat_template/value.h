@@ -1,7 +1,7 @@
 // The value type of the Jinja evaluator. It mirrors the Python objects that jinja2 handles in
 // chat templates: Undefined, None, bool, int, float, str, list/tuple, dict (insertion ordered),
 // namespace and callables. Lists and dicts are immutable once built, as in jinja2's
-// ImmutableSandboxedEnvironment, so copies share storage; a namespace is the one mutable object.
+// ImmutableSandboxedEnvironment, so copies share storage. A namespace is the one mutable object.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
-// Attribute and item access with jinja2's fallbacks: `a.b` tries the attribute (a method
-// of str, dict or list) and then the item; `a[b]` tries the item and then the attribute.
-// A missing member gives Undefined carrying jinja2's message; a member of Undefined raises.
+// Attribute and item access with jinja2's fallbacks. `a.b` tries the attribute (a method of
+// str, dict or list) and then the item, and `a[b]` tries the item and then the attribute.
+// A missing member gives Undefined carrying jinja2's message. A member of Undefined raises.
 #pragma once
 
 #include <string>
