@@ -7,7 +7,7 @@ packages=(
   python3-venv python3-dev
   libfmt-dev libspdlog-dev nlohmann-json3-dev libpcre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  pybind11-dev libcli11-dev
+  pybind11-dev libcli11-dev libboost-dev libssl-dev
 )
 
 missing=()

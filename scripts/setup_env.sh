@@ -35,5 +35,6 @@ VLLM_BUILD_TESTS="${VLLM_BUILD_TESTS:-OFF}"
 stage_end
 
 stage_start "Default model"
-"$ROOT/tools/fetch_default_model.sh"
+VLLM_DEFAULT_MODEL="$("$ROOT/tools/fetch_default_model.sh" | tail -n 1)"
+export VLLM_DEFAULT_MODEL
 stage_end

@@ -31,16 +31,16 @@ TEMPLATES = {
         "special_tokens": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
     },
     "llama-3.2-instruct.jinja": {
-        "origin": "copied: llama.cpp models/templates/meta-llama-Llama-3.2-3B-Instruct.jinja",
+        "origin": "copied: models/templates/meta-llama-Llama-3.2-3B-Instruct.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
         "kwargs": {"date_string": "26 Jul 2024"},
     },
     "llama-3.3-instruct.jinja": {
-        "origin": "copied: llama.cpp models/templates/meta-llama-Llama-3.3-70B-Instruct.jinja",
+        "origin": "copied: models/templates/meta-llama-Llama-3.3-70B-Instruct.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"},
     },
     "hermes-3-llama-3.1-tool-use.jinja": {
-        "origin": "copied: llama.cpp models/templates/NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja",
+        "origin": "copied: models/templates/NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"bos_token": "<|begin_of_text|>", "eos_token": "<|im_end|>"},
     },
     "qwen2.5-instruct.jinja": {
@@ -48,11 +48,11 @@ TEMPLATES = {
         "special_tokens": {"eos_token": "<|im_end|>"},
     },
     "qwen3.jinja": {
-        "origin": "copied: llama.cpp models/templates/Qwen-Qwen3-0.6B.jinja",
+        "origin": "copied: models/templates/Qwen-Qwen3-0.6B.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"eos_token": "<|im_end|>"},
     },
     "gemma-2-it.jinja": {
-        "origin": "copied: llama.cpp models/templates/google-gemma-2-2b-it.jinja",
+        "origin": "copied: models/templates/google-gemma-2-2b-it.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"bos_token": "<bos>", "eos_token": "<eos>"},
     },
     "gemma-3-it.jinja": {
@@ -64,11 +64,11 @@ TEMPLATES = {
         "special_tokens": {"bos_token": "<s>", "eos_token": "</s>"},
     },
     "mistral-nemo-instruct-2407.jinja": {
-        "origin": "copied: llama.cpp models/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja",
+        "origin": "copied: models/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"bos_token": "<s>", "eos_token": "</s>"},
     },
     "phi-3.5-mini-instruct.jinja": {
-        "origin": "copied: llama.cpp models/templates/microsoft-Phi-3.5-mini-instruct.jinja",
+        "origin": "copied: models/templates/microsoft-Phi-3.5-mini-instruct.jinja of llama.cpp (fork ye-NX/llama.cpp, commit b354d7c9)",
         "special_tokens": {"bos_token": "<s>", "eos_token": "<|endoftext|>"},
     },
     "chatml.jinja": {
@@ -163,6 +163,17 @@ CONVERSATIONS = {
         {"role": "tool", "tool_call_id": "call12345", "content": "sunny"},
         {"role": "tool", "tool_call_id": "call67890", "content": "found"},
     ],
+    "content_parts": [
+        {"role": "system", "content": [{"type": "text", "text": "Parts system."}]},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": " Describe this. "}]},
+    ],
+    "tool_call_string_arguments": [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [
+            {"id": "abcdefghi", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+        {"role": "tool", "tool_call_id": "abcdefghi", "content": "cold"},
+    ],
     "wrong_role_order": [
         {"role": "user", "content": "First."},
         {"role": "user", "content": "Second in a row."},
@@ -197,6 +208,8 @@ CASE_PLAN = [
     ("tool_call_round_trip", True, {"tools_in_user_message": False}, True),
     ("tool_call_round_trip", True, {"builtin_tools": ["get_weather", "code_interpreter"]}, True),
     ("multiple_tool_calls", True, {}, True),
+    ("content_parts", True, {}, False),
+    ("tool_call_string_arguments", True, {}, True),
 ]
 
 
@@ -369,6 +382,15 @@ LANGUAGE = [
     ("error_compare_none", "{{ none < 1 }}", {}),
     ("error_undefined_in_arith", "{{ missing * 2 }}", {}),
     ("error_tojson_undefined", "{{ missing | tojson }}", {}),
+    ("generator_truthy", "{{ 'yes' if [1] | select('even') else 'no' }}|{{ 'yes' if [] | map('upper') else 'no' }}", {}),
+    ("generator_single_pass", "{% set g = [1, 2, 3] | select('odd') %}{{ g | list }}{{ g | list }}{% set m = [1, 2, 3] | map('string') %}{{ m | first }}{{ m | list }}", {}),
+    ("generator_membership_consumes", "{% set g = [1, 2, 3] | select %}{{ 2 in g }}{{ g | list }}", {}),
+    ("generator_tests", "{{ d | items is iterable }}{{ d | items is sequence }}{{ [1] | select is string }}", {"d": {"a": 1}}),
+    ("reverse_kinds", "{{ [1, 2, 3] | reverse | list }}{{ {'a': 1, 'b': 2} | reverse | list }}{{ [1, 2] | select | reverse }}", {}),
+    ("generator_loop", "{% for x in [3, 4] | map('string') %}{{ loop.index }}{{ x }}{{ loop.length }}{{ loop.last }}{% endfor %}", {}),
+    ("error_generator_length", "{{ [1, 2] | select | length }}", {}),
+    ("error_generator_tojson", "{{ [1, 2] | select | tojson }}", {}),
+    ("error_generator_last", "{{ [1, 2] | select | last }}", {}),
     ("raise_exception_message", "{{ raise_exception('Custom failure: ' ~ x) }}", {"x": 7}),
     ("error_undefined_attribute", "{{ missing.attr }}", {}),
     ("error_dict_missing_attribute_op", "{{ d.y + 1 }}", {"d": {}}),

@@ -29,12 +29,16 @@ struct EngineArgs {
   int num_threads = 0;                  // 0: number of available cores
   int max_logprobs = 20;                // max logprobs per token a request may ask; -1: no cap
   int64_t seed = 0;                     // unused: unseeded requests draw from std::random_device
+  bool enable_prefix_caching = true;    // reuse the KV blocks of prompts' shared prefixes
+  std::string scheduling_policy = "fcfs";  // "fcfs" or "priority" (lower value first)
 };
 
 // A prompt as text or as token ids (vLLM's {"prompt_token_ids": [...]}).
 struct PromptInput {
   std::optional<std::string> text;
   std::vector<int32_t> token_ids;  // used when text is absent
+  // Requests with different salts never share prefix-cache blocks (vLLM's cache_salt).
+  std::optional<std::string> cache_salt;
 };
 
 // Per-step counters the engine publishes, for logs, tests and later metrics.
@@ -47,6 +51,10 @@ struct EngineStats {
   int num_waiting = 0;
   int64_t num_free_blocks = 0;
   int64_t num_total_blocks = 0;
+  // Prefix-cache lookups in tokens since start, requests recomputing after preemption
+  // excluded (as vLLM's hit rate).
+  int64_t prefix_cache_queries = 0;
+  int64_t prefix_cache_hits = 0;
 };
 
 class LLMEngine {
@@ -65,12 +73,19 @@ class LLMEngine {
   // without affecting other requests.
   void add_request(const std::string& request_id, const PromptInput& prompt,
                    const SamplingParams& params);
+  // As above with a scheduling priority (lower is served first). Throws InvalidArgument
+  // for priority != 0 unless scheduling_policy is "priority".
+  void add_request(const std::string& request_id, const PromptInput& prompt,
+                   const SamplingParams& params, int priority);
   void abort_request(const std::vector<std::string>& request_ids);
 
   // Waits up to `timeout` for progress and returns the cumulative RequestOutput of every
   // request that advanced since the last call (finished ones last time they appear).
   std::vector<RequestOutput> get_outputs(std::chrono::milliseconds timeout);
   bool has_unfinished_requests() const;
+  // Forgets every cached prefix block. Returns false, changing nothing, while requests
+  // hold blocks (vLLM's rule). Waits for the engine-core thread.
+  bool reset_prefix_cache();
 
   const Tokenizer& tokenizer() const;
   const ModelConfig& model_config() const;

@@ -18,6 +18,9 @@ struct Logprob {
 
 // One map per generated token: token id -> Logprob (the sampled token plus the top ones).
 using SampleLogprobs = std::vector<std::map<int32_t, Logprob>>;
+// One entry per prompt token: nullopt for the first (nothing precedes it), then the prompt
+// token's logprob given the tokens before it, plus the top ones.
+using PromptLogprobs = std::vector<std::optional<std::map<int32_t, Logprob>>>;
 
 struct CompletionOutput {
   int index = 0;
@@ -35,6 +38,7 @@ struct RequestOutput {
   std::string request_id;
   std::optional<std::string> prompt;
   std::vector<int32_t> prompt_token_ids;
+  std::optional<PromptLogprobs> prompt_logprobs;  // set when prompt_logprobs was requested
   int num_cached_tokens = 0;
   std::vector<CompletionOutput> outputs;  // one per sample, ordered by index
   bool finished = false;

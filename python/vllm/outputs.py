@@ -57,7 +57,8 @@ class RequestOutput:
         request_id: The unique ID of the request.
         prompt: The prompt string of the request, or None for a token-id prompt.
         prompt_token_ids: The token IDs of the prompt.
-        prompt_logprobs: Always None: prompt logprobs are not supported yet.
+        prompt_logprobs: Per prompt token, None for the first and then a dict of token id to
+            Logprob; None when prompt_logprobs was not requested.
         outputs: The output sequences of the request.
         finished: Whether the whole request is finished.
         num_cached_tokens: The number of prompt tokens served from the prefix cache.
@@ -128,6 +129,21 @@ def completion_output_from_engine(output: Any, logprobs_requested: bool) -> Comp
     )
 
 
+def _prompt_logprobs_from_engine(prompt_logprobs: Any) -> Optional[list]:
+    """Convert the engine's prompt logprobs: None for the first prompt token, then dicts."""
+    if prompt_logprobs is None:
+        return None
+    return [
+        None
+        if position is None
+        else {
+            token_id: Logprob(entry.logprob, entry.rank, entry.decoded_token)
+            for token_id, entry in position.items()
+        }
+        for position in prompt_logprobs
+    ]
+
+
 def request_output_from_engine(
     output: Any, prompt: Optional[str], logprobs_requested: bool
 ) -> RequestOutput:
@@ -139,7 +155,7 @@ def request_output_from_engine(
         request_id=output.request_id,
         prompt=prompt,
         prompt_token_ids=list(output.prompt_token_ids),
-        prompt_logprobs=None,
+        prompt_logprobs=_prompt_logprobs_from_engine(output.prompt_logprobs),
         outputs=[completion_output_from_engine(o, logprobs_requested) for o in output.outputs],
         finished=output.finished,
         num_cached_tokens=output.num_cached_tokens,

@@ -1,16 +1,17 @@
 """Sampling parameters for text generation, with vLLM's names, defaults and messages.
 
-Supported fields: n, temperature, top_p, top_k, min_p, seed, max_tokens, min_tokens,
-stop_token_ids, ignore_eos, logprobs, skip_special_tokens.
+Supported fields: n, presence_penalty, frequency_penalty, repetition_penalty, temperature,
+top_p, top_k, min_p, seed, stop, stop_token_ids, bad_words, include_stop_str_in_output,
+ignore_eos, max_tokens, min_tokens, logprobs, prompt_logprobs, detokenize,
+skip_special_tokens, logit_bias, allowed_token_ids, truncate_prompt_tokens.
 
 Other vLLM fields are accepted so that vLLM code runs unchanged, in one of two ways:
 
-* accepted and stored, without effect in this build: include_stop_str_in_output,
-  spaces_between_special_tokens, output_kind, stream_interval, skip_clone, extra_args;
+* accepted and stored, without effect in this build: spaces_between_special_tokens (byte-level
+  BPE tokenizers ignore it, as HF fast tokenizers do), output_kind, stream_interval,
+  skip_clone, extra_args;
 * accepted only at their defaults, and rejected with ValueError otherwise, because the
-  engine does not implement them yet: presence_penalty, frequency_penalty,
-  repetition_penalty, stop, bad_words, prompt_logprobs, detokenize (False),
-  logit_bias, allowed_token_ids, structured_outputs, logprob_token_ids,
+  engine does not implement them yet: structured_outputs, logprob_token_ids,
   thinking_token_budget.
 
 Any other keyword raises TypeError, as for any Python call.
@@ -41,15 +42,6 @@ class RequestOutputKind(enum.Enum):
 # Fields the engine does not implement yet, with the default that is the only value
 # accepted. An empty list or None counts as the default for list fields.
 _UNSUPPORTED_DEFAULTS = {
-    "presence_penalty": 0.0,
-    "frequency_penalty": 0.0,
-    "repetition_penalty": 1.0,
-    "stop": None,
-    "bad_words": None,
-    "prompt_logprobs": None,
-    "detokenize": True,
-    "logit_bias": None,
-    "allowed_token_ids": None,
     "structured_outputs": None,
     "logprob_token_ids": None,
     "thinking_token_budget": None,
@@ -99,6 +91,7 @@ class SamplingParams:
         bad_words: Optional[list[str]] = None,
         thinking_token_budget: Optional[int] = None,
         logprob_token_ids: Optional[list[int]] = None,
+        truncate_prompt_tokens: Optional[int] = None,
     ) -> None:
         self.n = n
         self.presence_penalty = presence_penalty
@@ -130,6 +123,7 @@ class SamplingParams:
         self.bad_words = bad_words
         self.thinking_token_budget = thinking_token_budget
         self.logprob_token_ids = logprob_token_ids
+        self.truncate_prompt_tokens = truncate_prompt_tokens
         self._post_init()
 
     def _post_init(self) -> None:
@@ -143,12 +137,20 @@ class SamplingParams:
             self.temperature = max(self.temperature, _MAX_TEMP)
         if self.seed == -1:
             self.seed = None
-        if isinstance(self.stop, str):
+        if self.stop is None:
+            self.stop = []
+        elif isinstance(self.stop, str):
             self.stop = [self.stop]
         if self.stop_token_ids is None:
             self.stop_token_ids = []
         else:
             self.stop_token_ids = list(dict.fromkeys(self.stop_token_ids))
+        if self.bad_words is None:
+            self.bad_words = []
+        else:
+            self.bad_words = list(dict.fromkeys(self.bad_words))
+        if self.logit_bias is not None:
+            self.logit_bias = {int(token): float(bias) for token, bias in self.logit_bias.items()}
         if self.logprobs is True:
             self.logprobs = 1
         if self.prompt_logprobs is True:
@@ -174,6 +176,22 @@ class SamplingParams:
             raise ValueError(
                 f"n must be at most {max_n}, got {self.n}. To increase this limit, set "
                 "the VLLM_MAX_N_SEQUENCES environment variable."
+            )
+        if not -2.0 <= self.presence_penalty <= 2.0:
+            raise ValueError(
+                f"presence_penalty must be in [-2, 2], got {self.presence_penalty}."
+            )
+        if not -2.0 <= self.frequency_penalty <= 2.0:
+            raise ValueError(
+                f"frequency_penalty must be in [-2, 2], got {self.frequency_penalty}."
+            )
+        if not math.isfinite(self.repetition_penalty):
+            raise ValueError(
+                f"repetition_penalty must be a finite number, got {self.repetition_penalty}."
+            )
+        if self.repetition_penalty <= 0.0:
+            raise ValueError(
+                f"repetition_penalty must be greater than zero, got {self.repetition_penalty}."
             )
         if not math.isfinite(self.temperature):
             raise ValueError(f"temperature must be a finite number, got {self.temperature}.")
@@ -219,6 +237,26 @@ class SamplingParams:
             raise ValueError(
                 f"stop_token_ids must contain only integers, got {self.stop_token_ids}."
             )
+        if any(not stop_str for stop_str in self.stop):
+            raise ValueError("stop cannot contain an empty string.")
+        if self.stop and not self.detokenize:
+            raise ValueError(
+                "stop strings are only supported when detokenize is True. "
+                "Set detokenize=True to use stop."
+            )
+        if any(not bad_word for bad_word in self.bad_words):
+            raise ValueError(
+                f"bad_words cannot contain an empty string. Got bad_words={self.bad_words}"
+            )
+        if self.allowed_token_ids is not None and len(self.allowed_token_ids) == 0:
+            raise ValueError("allowed_token_ids is not None and empty!")
+        if self.truncate_prompt_tokens is not None and (
+            self.truncate_prompt_tokens == 0 or self.truncate_prompt_tokens < -1
+        ):
+            raise ValueError(
+                "truncate_prompt_tokens must be at least 1, or -1 for max_model_len, got "
+                f"{self.truncate_prompt_tokens}."
+            )
 
     def _verify_supported(self) -> None:
         for name, default in _UNSUPPORTED_DEFAULTS.items():
@@ -233,6 +271,13 @@ class SamplingParams:
     def _verify_greedy_sampling(self) -> None:
         if self.n > 1:
             raise ValueError(f"n must be 1 when using greedy sampling, got {self.n}.")
+
+    @property
+    def output_text_buffer_length(self) -> int:
+        """Characters of streamed text held back so that no part of a stop string shows."""
+        if self.stop and not self.include_stop_str_in_output:
+            return max(len(stop_str) for stop_str in self.stop) - 1
+        return 0
 
     @property
     def all_stop_token_ids(self) -> set[int]:
@@ -259,6 +304,22 @@ class SamplingParams:
         params.ignore_eos = self.ignore_eos
         params.logprobs = self.logprobs
         params.skip_special_tokens = self.skip_special_tokens
+        params.presence_penalty = float(self.presence_penalty)
+        params.frequency_penalty = float(self.frequency_penalty)
+        params.repetition_penalty = float(self.repetition_penalty)
+        params.stop = list(self.stop)
+        params.bad_words = list(self.bad_words)
+        params.include_stop_str_in_output = self.include_stop_str_in_output
+        params.prompt_logprobs = self.prompt_logprobs
+        params.detokenize = self.detokenize
+        params.spaces_between_special_tokens = self.spaces_between_special_tokens
+        params.logit_bias = dict(self.logit_bias) if self.logit_bias else {}
+        params.allowed_token_ids = (
+            list(self.allowed_token_ids) if self.allowed_token_ids is not None else None
+        )
+        params.truncate_prompt_tokens = self.truncate_prompt_tokens
+        # NOTE: output_kind stays on the Python side; the engine reports cumulative outputs
+        # and the Python frontends derive deltas from them.
         return params
 
     def __eq__(self, other: object) -> bool:
@@ -275,9 +336,9 @@ class SamplingParams:
             f"top_k={self.top_k}, "
             f"min_p={self.min_p}, "
             f"seed={self.seed}, "
-            f"stop={self.stop if self.stop is not None else []}, "
+            f"stop={self.stop}, "
             f"stop_token_ids={self.stop_token_ids}, "
-            f"bad_words={self.bad_words if self.bad_words is not None else []}, "
+            f"bad_words={self.bad_words}, "
             f"thinking_token_budget={self.thinking_token_budget}, "
             f"include_stop_str_in_output={self.include_stop_str_in_output}, "
             f"ignore_eos={self.ignore_eos}, "

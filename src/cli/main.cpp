@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/serve_command.h"
 
 #ifndef VLLM_VERSION
 #define VLLM_VERSION "0.0.0"
@@ -82,8 +83,8 @@ int main(int argc, char** argv) {
   add_generate_options(*generate, generate_options);
 
   bool unavailable_selected = false;
-  add_unavailable_command(app, "serve", "Start the OpenAI-compatible HTTP server",
-                          unavailable_selected);
+  vllm::server::ServerArgs serve_args;
+  CLI::App* serve = vllm::cli::add_serve_command(app, serve_args);
   add_unavailable_command(app, "chat", "Chat with a running server", unavailable_selected);
   add_unavailable_command(app, "complete", "Complete a prompt with a running server",
                           unavailable_selected);
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (serve->parsed()) return vllm::cli::run_serve(serve_args);
     return vllm::cli::run_generate(generate_options);
   } catch (const std::exception& error) {
     std::fflush(stdout);

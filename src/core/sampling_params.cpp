@@ -2,6 +2,7 @@
 // (vllm/sampling_params.py, _verify_args and _verify_greedy_sampling).
 #include "vllm/sampling_params.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -19,10 +20,59 @@ std::string python_float(double value) {
   return text;
 }
 
+// Number of Unicode code points of UTF-8 `text` (continuation bytes are not counted), so
+// lengths match Python's len() on str.
+int count_code_points(const std::string& text) {
+  int count = 0;
+  for (unsigned char byte : text) count += (byte & 0xC0) != 0x80 ? 1 : 0;
+  return count;
+}
+
+// Formats a list as Python's repr of a list of str does, for messages that quote one.
+std::string python_str_list(const std::vector<std::string>& values) {
+  std::string text = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += "'" + values[i] + "'";
+  }
+  return text + "]";
+}
+
 }  // namespace
+
+int SamplingParams::output_text_buffer_length() const {
+  if (stop.empty() || include_stop_str_in_output) return 0;
+  int max_length = 0;
+  for (const std::string& stop_str : stop) {
+    max_length = std::max(max_length, count_code_points(stop_str));
+  }
+  return std::max(0, max_length - 1);
+}
+
+std::map<int32_t, double> clamp_logit_bias(const std::map<int32_t, double>& logit_bias) {
+  std::map<int32_t, double> result;
+  for (const auto& [token, bias] : logit_bias) result[token] = std::clamp(bias, -100.0, 100.0);
+  return result;
+}
 
 void SamplingParams::validate() const {
   if (n < 1) throw InvalidArgument(fmt::format("n must be at least 1, got {}.", n));
+  if (!(presence_penalty >= -2.0 && presence_penalty <= 2.0)) {
+    throw InvalidArgument(fmt::format("presence_penalty must be in [-2, 2], got {}.",
+                                      python_float(presence_penalty)));
+  }
+  if (!(frequency_penalty >= -2.0 && frequency_penalty <= 2.0)) {
+    throw InvalidArgument(fmt::format("frequency_penalty must be in [-2, 2], got {}.",
+                                      python_float(frequency_penalty)));
+  }
+  if (!std::isfinite(repetition_penalty)) {
+    throw InvalidArgument(fmt::format("repetition_penalty must be a finite number, got {}.",
+                                      python_float(repetition_penalty)));
+  }
+  if (repetition_penalty <= 0.0) {
+    throw InvalidArgument(fmt::format("repetition_penalty must be greater than zero, got {}.",
+                                      python_float(repetition_penalty)));
+  }
   if (!std::isfinite(temperature)) {
     throw InvalidArgument(
         fmt::format("temperature must be a finite number, got {}.", python_float(temperature)));
@@ -60,6 +110,35 @@ void SamplingParams::validate() const {
   if (logprobs.has_value() && *logprobs != -1 && *logprobs < 0) {
     throw InvalidArgument(
         fmt::format("logprobs must be non-negative or -1, got {}.", *logprobs));
+  }
+  if (prompt_logprobs.has_value() && *prompt_logprobs != -1 && *prompt_logprobs < 0) {
+    throw InvalidArgument(
+        fmt::format("prompt_logprobs must be non-negative or -1, got {}.", *prompt_logprobs));
+  }
+  for (const std::string& stop_str : stop) {
+    if (stop_str.empty()) throw InvalidArgument("stop cannot contain an empty string.");
+  }
+  if (!stop.empty() && !detokenize) {
+    throw InvalidArgument(
+        "stop strings are only supported when detokenize is True. Set detokenize=True to use "
+        "stop.");
+  }
+  for (const std::string& bad_word : bad_words) {
+    if (bad_word.empty()) {
+      throw InvalidArgument(fmt::format("bad_words cannot contain an empty string. Got "
+                                        "bad_words={}",
+                                        python_str_list(bad_words)));
+    }
+  }
+  if (allowed_token_ids.has_value() && allowed_token_ids->empty()) {
+    throw InvalidArgument("allowed_token_ids is not None and empty!");
+  }
+  // vLLM checks this in its tokenization parameters; the message is this engine's own.
+  if (truncate_prompt_tokens.has_value() && *truncate_prompt_tokens != -1 &&
+      *truncate_prompt_tokens < 1) {
+    throw InvalidArgument(fmt::format(
+        "truncate_prompt_tokens must be at least 1, or -1 for max_model_len, got {}.",
+        *truncate_prompt_tokens));
   }
   // vLLM resets top_p/top_k/min_p for greedy requests and then rejects n > 1, because
   // greedy samples would all be identical.

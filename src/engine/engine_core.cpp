@@ -21,6 +21,12 @@ KVCache make_kv_cache(const ModelConfig& config, int64_t num_blocks, int64_t blo
                  head_dim);
 }
 
+// Hit rate since start. vLLM logs it over the most recent requests instead.
+double prefix_cache_hit_rate(const PrefixCacheStats& stats) {
+  if (stats.queries == 0) return 0.0;
+  return static_cast<double>(stats.hits) / static_cast<double>(stats.queries);
+}
+
 }  // namespace
 
 EngineCore::EngineCore(std::unique_ptr<Model> model, const SchedulerConfig& config,
@@ -58,6 +64,17 @@ void EngineCore::abort_requests(std::vector<std::string> request_ids) {
     inputs_.emplace_back(std::move(request_ids));
   }
   input_cv_.notify_one();
+}
+
+bool EngineCore::reset_prefix_cache() {
+  auto promise = std::make_shared<std::promise<bool>>();
+  std::future<bool> result = promise->get_future();
+  {
+    std::lock_guard<std::mutex> lock(input_mutex_);
+    inputs_.emplace_back(std::move(promise));
+  }
+  input_cv_.notify_one();
+  return result.get();
 }
 
 std::vector<EngineCoreOutput> EngineCore::get_outputs(std::chrono::milliseconds timeout) {
@@ -116,6 +133,10 @@ std::vector<EngineCoreOutput> EngineCore::apply_inputs(std::deque<Input>& inputs
       scheduler_.add_request(std::move(*request));
       continue;
     }
+    if (auto* reset = std::get_if<std::shared_ptr<std::promise<bool>>>(&input)) {
+      (*reset)->set_value(scheduler_.reset_prefix_cache());
+      continue;
+    }
     const auto& ids = std::get<std::vector<std::string>>(input);
     std::vector<EngineCoreOutput> outputs =
         scheduler_.finish_requests(ids, RequestStatus::FINISHED_ABORTED);
@@ -144,8 +165,10 @@ void EngineCore::step() {
   }
   try {
     ModelRunnerOutput runner_output = model_runner_.execute(scheduler_output);
+    record_prompt_logprobs(runner_output);
     std::vector<EngineCoreOutput> outputs =
         scheduler_.update_from_output(scheduler_output, runner_output);
+    attach_prompt_logprobs(outputs);
     update_stats(scheduler_output, static_cast<int64_t>(runner_output.sampled.size()));
     publish(std::move(outputs));
   } catch (const std::exception& error) {
@@ -158,7 +181,36 @@ void EngineCore::step() {
   }
 }
 
+// Chunks arrive in position order; a preempted request recomputes its prompt, so positions
+// already recorded are skipped.
+void EngineCore::record_prompt_logprobs(ModelRunnerOutput& runner_output) {
+  for (auto& [request_id, chunk] : runner_output.prompt_logprobs) {
+    std::vector<TokenLogprobs>& recorded = prompt_logprobs_[request_id];
+    const int64_t num_recorded = static_cast<int64_t>(recorded.size());
+    VLLM_CHECK(chunk.first_position <= num_recorded,
+               "request {} scored prompt position {} before position {}", request_id,
+               chunk.first_position, num_recorded);
+    for (size_t i = 0; i < chunk.logprobs.size(); ++i) {
+      if (chunk.first_position + static_cast<int64_t>(i) < num_recorded) continue;
+      recorded.push_back(std::move(chunk.logprobs[i]));
+    }
+  }
+}
+
+// Prompt logprobs go out with the first output of a request, which follows its whole prefill.
+void EngineCore::attach_prompt_logprobs(std::vector<EngineCoreOutput>& outputs) {
+  for (EngineCoreOutput& output : outputs) {
+    auto it = prompt_logprobs_.find(output.request_id);
+    if (it == prompt_logprobs_.end()) continue;
+    output.prompt_logprobs = std::move(it->second);
+    prompt_logprobs_.erase(it);
+  }
+}
+
 void EngineCore::publish(std::vector<EngineCoreOutput> outputs) {
+  for (const EngineCoreOutput& output : outputs) {
+    if (output.finished()) prompt_logprobs_.erase(output.request_id);
+  }
   if (outputs.empty()) return;
   {
     std::lock_guard<std::mutex> lock(output_mutex_);
@@ -177,6 +229,9 @@ void EngineCore::refresh_stats() {
   stats_.num_running = scheduler_.num_running();
   stats_.num_waiting = scheduler_.num_waiting();
   stats_.num_free_blocks = scheduler_.kv_cache_manager().num_free_blocks();
+  const PrefixCacheStats& prefix_cache = scheduler_.kv_cache_manager().prefix_cache_stats();
+  stats_.prefix_cache_queries = prefix_cache.queries;
+  stats_.prefix_cache_hits = prefix_cache.hits;
 }
 
 void EngineCore::update_stats(const SchedulerOutput& scheduler_output,
@@ -198,9 +253,11 @@ void EngineCore::update_stats(const SchedulerOutput& scheduler_output,
   if (now - last_log_time_ >= kStatsLogInterval) {
     VLLM_LOG_INFO(
         "Avg prompt throughput: {:.1f} tokens/s, Avg generation throughput: {:.1f} tokens/s, "
-        "Running: {} reqs, Waiting: {} reqs, KV cache usage: {:.1f}%",
+        "Running: {} reqs, Waiting: {} reqs, KV cache usage: {:.1f}%, "
+        "Prefix cache hit rate: {:.1f}%",
         num_prompt_tokens_since_log_ / seconds, num_generated_tokens_since_log_ / seconds,
-        scheduler_.num_running(), scheduler_.num_waiting(), kv_cache_manager.usage() * 100);
+        scheduler_.num_running(), scheduler_.num_waiting(), kv_cache_manager.usage() * 100,
+        prefix_cache_hit_rate(kv_cache_manager.prefix_cache_stats()) * 100);
     last_log_time_ = now;
     num_prompt_tokens_since_log_ = 0;
     num_generated_tokens_since_log_ = 0;

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -38,23 +40,33 @@ class EngineCore {
   // Waits up to `timeout` for outputs and returns all queued ones (maybe none).
   std::vector<EngineCoreOutput> get_outputs(std::chrono::milliseconds timeout);
 
+  // Runs the scheduler's reset_prefix_cache on the engine-core thread and waits for it.
+  bool reset_prefix_cache();
+
   EngineStats stats() const;
   const ModelConfig& model_config() const { return model_->config(); }
 
  private:
-  using Input = std::variant<std::unique_ptr<Request>, std::vector<std::string>>;
+  // A new request, ids to abort, or a prefix-cache reset waiting for its answer.
+  using Input = std::variant<std::unique_ptr<Request>, std::vector<std::string>,
+                             std::shared_ptr<std::promise<bool>>>;
 
   void run_loop(int num_threads);
   // Adds new requests and applies aborts; returns the outputs of aborted requests.
   std::vector<EngineCoreOutput> apply_inputs(std::deque<Input>& inputs);
   void step();
   void publish(std::vector<EngineCoreOutput> outputs);
+  void record_prompt_logprobs(ModelRunnerOutput& runner_output);
+  void attach_prompt_logprobs(std::vector<EngineCoreOutput>& outputs);
   void refresh_stats();
   void update_stats(const SchedulerOutput& scheduler_output, int64_t num_generated_tokens);
 
   std::unique_ptr<Model> model_;
   KVCache kv_cache_;
   Scheduler scheduler_;  // touched by the engine-core thread only
+  // Request id -> prompt logprobs computed so far, until the request's first output
+  // (engine-core thread only).
+  std::unordered_map<std::string, std::vector<TokenLogprobs>> prompt_logprobs_;
   ModelRunner model_runner_;
 
   std::mutex input_mutex_;

@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include <fmt/ranges.h>
+
 #include "core/errors.h"
 #include "core/logging.h"
 #include "engine/engine_core.h"
@@ -50,6 +52,11 @@ void resolve_defaults(EngineArgs& args, const ModelConfig& config) {
   if (args.max_num_batched_tokens == 0) {
     args.max_num_batched_tokens = std::max(args.max_model_len, kMinDefaultBatchedTokens);
   }
+  if (args.scheduling_policy != "fcfs" && args.scheduling_policy != "priority") {
+    throw InvalidArgument(fmt::format(
+        "scheduling_policy must be \"fcfs\" or \"priority\", got \"{}\".",
+        args.scheduling_policy));
+  }
   if (args.num_threads <= 0) {
     args.num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -81,6 +88,8 @@ struct LLMEngine::Impl {
   std::vector<int32_t> process_prompt(const PromptInput& prompt) const;
   void validate_prompt(const std::vector<int32_t>& prompt_token_ids) const;
   void validate_logprobs(const SamplingParams& params) const;
+  void validate_token_ids(const SamplingParams& params) const;
+  void tokenize_bad_words(SamplingParams& params) const;
 };
 
 LLMEngine::Impl::Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
@@ -116,6 +125,11 @@ LLMEngine::Impl::Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
   scheduler_config.max_model_len = args.max_model_len;
   scheduler_config.num_blocks = num_blocks;
   scheduler_config.block_size = args.block_size;
+  scheduler_config.enable_prefix_caching = args.enable_prefix_caching;
+  scheduler_config.policy = args.scheduling_policy == "priority" ? SchedulingPolicy::PRIORITY
+                                                                 : SchedulingPolicy::FCFS;
+  VLLM_LOG_INFO("prefix caching {}, scheduling policy {}",
+                args.enable_prefix_caching ? "on" : "off", args.scheduling_policy);
   output_processor = std::make_unique<OutputProcessor>(*tokenizer);
   core = std::make_unique<EngineCore>(std::move(model), scheduler_config, args.num_threads);
 }
@@ -154,13 +168,79 @@ void LLMEngine::Impl::validate_prompt(const std::vector<int32_t>& prompt_token_i
 // vLLM's rule: logprobs = -1 asks for the whole vocabulary, and the count may not exceed
 // max_logprobs unless that is -1.
 void LLMEngine::Impl::validate_logprobs(const SamplingParams& params) const {
-  if (!params.logprobs.has_value() || args.max_logprobs == -1) return;
-  const int64_t num_logprobs =
-      *params.logprobs == -1 ? model_config.vocab_size : *params.logprobs;
-  if (num_logprobs > args.max_logprobs) {
+  if (args.max_logprobs == -1) return;
+  if (params.logprobs.has_value()) {
+    const int64_t num_logprobs =
+        *params.logprobs == -1 ? model_config.vocab_size : *params.logprobs;
+    if (num_logprobs > args.max_logprobs) {
+      throw InvalidArgument(fmt::format(
+          "Requested sample logprobs of {}, which is greater than max allowed: {}",
+          num_logprobs, args.max_logprobs));
+    }
+  }
+  if (params.prompt_logprobs.has_value()) {
+    const int64_t num_logprobs =
+        *params.prompt_logprobs == -1 ? model_config.vocab_size : *params.prompt_logprobs;
+    if (num_logprobs > args.max_logprobs) {
+      throw InvalidArgument(fmt::format(
+          "Requested prompt logprobs of {}, which is greater than max allowed: {}",
+          num_logprobs, args.max_logprobs));
+    }
+  }
+}
+
+// Checks the token ids of `params` against the vocabulary, with vLLM's messages.
+void LLMEngine::Impl::validate_token_ids(const SamplingParams& params) const {
+  const int64_t vocab_size = model_config.vocab_size;
+  auto out_of_vocab = [vocab_size](int32_t token) { return token < 0 || token >= vocab_size; };
+  std::vector<int32_t> invalid;
+  for (int32_t token : params.stop_token_ids) {
+    if (out_of_vocab(token)) invalid.push_back(token);
+  }
+  if (!invalid.empty()) {
     throw InvalidArgument(fmt::format(
-        "Requested sample logprobs of {}, which is greater than max allowed: {}", num_logprobs,
-        args.max_logprobs));
+        "token_id(s) [{}] in stop_token_ids contain out-of-vocab token ids. Vocabulary size: {}",
+        fmt::join(invalid, ", "), vocab_size));
+  }
+  for (const auto& [token, bias] : params.logit_bias) {
+    if (out_of_vocab(token)) invalid.push_back(token);
+  }
+  if (!invalid.empty()) {
+    throw InvalidArgument(fmt::format(
+        "token_id(s) [{}] in logit_bias contain out-of-vocab token ids. Vocabulary size: {}",
+        fmt::join(invalid, ", "), vocab_size));
+  }
+  if (params.allowed_token_ids.has_value()) {
+    for (int32_t token : *params.allowed_token_ids) {
+      if (out_of_vocab(token)) {
+        throw InvalidArgument("allowed_token_ids contains out-of-vocab token id!");
+      }
+    }
+  }
+}
+
+// Tokenizes each bad word as is and with a leading space, keeping the spaced form only
+// when it is a different word of the same length (vLLM's update_from_tokenizer).
+void LLMEngine::Impl::tokenize_bad_words(SamplingParams& params) const {
+  params.bad_words_token_ids.clear();
+  for (const std::string& bad_word : params.bad_words) {
+    const std::string stripped = bad_word.substr(
+        std::min(bad_word.size(), bad_word.find_first_not_of(" \t\n\r\f\v")));
+    for (const bool add_prefix_space : {false, true}) {
+      const std::string text = (add_prefix_space ? " " : "") + stripped;
+      std::vector<int32_t> token_ids = tokenizer->encode(text, /*add_special_tokens=*/false);
+      if (token_ids.empty()) {
+        if (!add_prefix_space) {
+          throw InvalidArgument("bad_words entries must tokenize to at least one token.");
+        }
+        continue;
+      }
+      if (add_prefix_space) {
+        const std::vector<int32_t>& unspaced = params.bad_words_token_ids.back();
+        if (token_ids[0] == unspaced[0] || token_ids.size() != unspaced.size()) continue;
+      }
+      params.bad_words_token_ids.push_back(std::move(token_ids));
+    }
   }
 }
 
@@ -184,9 +264,30 @@ LLMEngine::~LLMEngine() = default;
 
 void LLMEngine::add_request(const std::string& request_id, const PromptInput& prompt,
                             const SamplingParams& params) {
-  params.validate();
-  impl_->validate_logprobs(params);
+  add_request(request_id, prompt, params, /*priority=*/0);
+}
+
+void LLMEngine::add_request(const std::string& request_id, const PromptInput& prompt,
+                            const SamplingParams& request_params, int priority) {
+  if (priority != 0 && impl_->args.scheduling_policy != "priority") {
+    throw InvalidArgument(
+        fmt::format("Got priority {} but Priority scheduling is not enabled.", priority));
+  }
+  request_params.validate();
+  impl_->validate_logprobs(request_params);
+  impl_->validate_token_ids(request_params);
+  SamplingParams params = request_params;
+  impl_->tokenize_bad_words(params);
   std::vector<int32_t> prompt_token_ids = impl_->process_prompt(prompt);
+  if (params.truncate_prompt_tokens.has_value()) {
+    // Keeps the last k tokens, as vLLM truncates from the left.
+    const size_t num_kept = *params.truncate_prompt_tokens == -1
+                                ? static_cast<size_t>(impl_->args.max_model_len)
+                                : static_cast<size_t>(*params.truncate_prompt_tokens);
+    if (prompt_token_ids.size() > num_kept) {
+      prompt_token_ids.erase(prompt_token_ids.begin(), prompt_token_ids.end() - num_kept);
+    }
+  }
   impl_->validate_prompt(prompt_token_ids);
 
   const int64_t prompt_len = static_cast<int64_t>(prompt_token_ids.size());
@@ -200,10 +301,15 @@ void LLMEngine::add_request(const std::string& request_id, const PromptInput& pr
   }
   const std::vector<std::string> child_ids = impl_->output_processor->add_request(
       request_id, prompt.text, prompt_token_ids, params);
+  // The n samples are separate requests; with prefix caching the later ones reuse the
+  // first one's prompt blocks, even within one step (see KVCacheManager::allocate_slots).
   for (int index = 0; index < params.n; ++index) {
-    impl_->core->add_request(std::make_unique<Request>(
-        child_ids[index], prompt_token_ids, params, max_tokens,
-        impl_->tokenizer->eos_token_id(), sample_generator_seed(params, index)));
+    auto request = std::make_unique<Request>(child_ids[index], prompt_token_ids, params,
+                                             max_tokens, impl_->tokenizer->eos_token_id(),
+                                             sample_generator_seed(params, index));
+    request->priority = priority;
+    request->cache_salt = prompt.cache_salt;
+    impl_->core->add_request(std::move(request));
   }
 }
 
@@ -222,14 +328,24 @@ void LLMEngine::abort_request(const std::vector<std::string>& request_ids) {
 
 std::vector<RequestOutput> LLMEngine::get_outputs(std::chrono::milliseconds timeout) {
   std::vector<EngineCoreOutput> core_outputs = impl_->core->get_outputs(timeout);
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->output_processor->process_outputs(core_outputs);
+  std::vector<RequestOutput> outputs;
+  std::vector<std::string> stopped_child_ids;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    outputs = impl_->output_processor->process_outputs(core_outputs);
+    stopped_child_ids = impl_->output_processor->take_stopped_child_ids();
+  }
+  // A stop string ended these samples after detokenization; the engine core still runs them.
+  if (!stopped_child_ids.empty()) impl_->core->abort_requests(std::move(stopped_child_ids));
+  return outputs;
 }
 
 bool LLMEngine::has_unfinished_requests() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->output_processor->has_unfinished_requests();
 }
+
+bool LLMEngine::reset_prefix_cache() { return impl_->core->reset_prefix_cache(); }
 
 const Tokenizer& LLMEngine::tokenizer() const { return *impl_->tokenizer; }
 const ModelConfig& LLMEngine::model_config() const { return impl_->model_config; }

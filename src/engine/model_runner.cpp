@@ -9,7 +9,8 @@ namespace vllm {
 ModelRunner::ModelRunner(Model& model, KVCache& kv_cache) : model_(model), kv_cache_(kv_cache) {}
 
 ForwardBatch ModelRunner::build_batch(const SchedulerOutput& scheduler_output,
-                                      std::vector<Request*>* sampling_requests) const {
+                                      std::vector<Request*>* sampling_requests,
+                                      LogitsLayout* layout) const {
   const int64_t block_size = kv_cache_.block_size();
   ForwardBatch batch;
   size_t max_blocks = 0;
@@ -43,7 +44,23 @@ ForwardBatch ModelRunner::build_batch(const SchedulerOutput& scheduler_output,
     std::copy(scheduled.block_ids.begin(), scheduled.block_ids.end(), row.begin());
     batch.block_tables.insert(batch.block_tables.end(), row.begin(), row.end());
 
+    // Position p scores prompt token p + 1, so the last prompt position scores none.
+    const int64_t first_token = static_cast<int64_t>(batch.input_ids.size()) - (end - start);
+    const int64_t prompt_end = std::min(end, request.num_prompt_tokens() - 1);
+    if (request.sampling_params().prompt_logprobs.has_value() && start < prompt_end) {
+      if (layout != nullptr) {
+        layout->prompt_rows.push_back({scheduled.request, start,
+                                       static_cast<int32_t>(batch.logits_indices.size()),
+                                       static_cast<int32_t>(prompt_end - start)});
+      }
+      for (int64_t position = start; position < prompt_end; ++position) {
+        batch.logits_indices.push_back(static_cast<int32_t>(first_token + position - start));
+      }
+    }
     if (end == request.num_tokens()) {
+      if (layout != nullptr) {
+        layout->sample_rows.push_back(static_cast<int32_t>(batch.logits_indices.size()));
+      }
       batch.logits_indices.push_back(static_cast<int32_t>(batch.input_ids.size()) - 1);
       if (sampling_requests != nullptr) sampling_requests->push_back(scheduled.request);
     }
@@ -60,6 +77,9 @@ SamplingRow make_sampling_row(Request& request) {
   row.min_p = params.min_p;
   row.num_logprobs = params.logprobs.has_value() ? *params.logprobs : -2;
   row.generator = &request.generator;
+  row.params = &request.sampling_params();
+  row.prompt_token_ids = request.prompt_token_ids();
+  row.output_token_ids = request.output_token_ids();
   // min_tokens: EOS and the stop token ids cannot end the request before then, so they
   // are masked rather than sampled and ignored (as vLLM's MinTokensLogitsProcessor does).
   if (request.num_output_tokens() < params.min_tokens) {
@@ -71,19 +91,50 @@ SamplingRow make_sampling_row(Request& request) {
   return row;
 }
 
+std::unordered_map<std::string, PromptLogprobsChunk> ModelRunner::compute_prompt_logprobs(
+    const std::vector<PromptLogitsRows>& prompt_rows, int64_t vocab_size) const {
+  std::unordered_map<std::string, PromptLogprobsChunk> result;
+  for (const PromptLogitsRows& rows : prompt_rows) {
+    const Request& request = *rows.request;
+    const int num_logprobs = *request.sampling_params().prompt_logprobs;
+    PromptLogprobsChunk& chunk = result[request.request_id()];
+    chunk.first_position = rows.first_position;
+    for (int32_t i = 0; i < rows.num_rows; ++i) {
+      const std::span<const float> row_logits(
+          logits_.data() + static_cast<int64_t>(rows.first_row + i) * vocab_size, vocab_size);
+      const int32_t next_token = request.prompt_token_ids()[rows.first_position + i + 1];
+      chunk.logprobs.push_back(compute_token_logprobs(row_logits, next_token, num_logprobs));
+    }
+  }
+  return result;
+}
+
 ModelRunnerOutput ModelRunner::execute(const SchedulerOutput& scheduler_output) {
   std::vector<Request*> sampling_requests;
-  const ForwardBatch batch = build_batch(scheduler_output, &sampling_requests);
+  LogitsLayout layout;
+  const ForwardBatch batch = build_batch(scheduler_output, &sampling_requests, &layout);
   const int64_t vocab_size = model_.config().vocab_size;
   logits_.assign(batch.logits_indices.size() * static_cast<size_t>(vocab_size), 0.0f);
   model_.forward(batch, kv_cache_, logits_);
 
+  ModelRunnerOutput output;
+  std::span<const float> sample_logits = logits_;
+  if (!layout.prompt_rows.empty()) {
+    output.prompt_logprobs = compute_prompt_logprobs(layout.prompt_rows, vocab_size);
+    // Gather the sampling rows, which prompt rows interleave.
+    sample_logits_.clear();
+    for (int32_t row : layout.sample_rows) {
+      const auto begin = logits_.begin() + static_cast<int64_t>(row) * vocab_size;
+      sample_logits_.insert(sample_logits_.end(), begin, begin + vocab_size);
+    }
+    sample_logits = sample_logits_;
+  }
+
   std::vector<SamplingRow> rows;
   rows.reserve(sampling_requests.size());
   for (Request* request : sampling_requests) rows.push_back(make_sampling_row(*request));
-  std::vector<SampledToken> sampled = sampler_.sample(logits_, vocab_size, rows);
+  std::vector<SampledToken> sampled = sampler_.sample(sample_logits, vocab_size, rows);
 
-  ModelRunnerOutput output;
   for (size_t i = 0; i < sampling_requests.size(); ++i) {
     output.sampled.emplace(sampling_requests[i]->request_id(), std::move(sampled[i]));
   }

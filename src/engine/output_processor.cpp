@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/logging.h"
+#include "engine/stop_checker.h"
 
 namespace vllm {
 
@@ -23,6 +24,7 @@ std::vector<std::string> OutputProcessor::add_request(const std::string& request
   state.output.request_id = request_id;
   state.output.prompt = std::move(prompt);
   state.output.prompt_token_ids = std::move(prompt_token_ids);
+  state.params = params;
   state.want_logprobs = params.logprobs.has_value();
   for (int index = 0; index < params.n; ++index) {
     SampleState sample;
@@ -61,26 +63,97 @@ std::map<int32_t, Logprob> OutputProcessor::to_logprob_map(const TokenLogprobs& 
   return result;
 }
 
-void OutputProcessor::apply(RequestState& state, SampleState& sample,
-                            const EngineCoreOutput& output) {
+void OutputProcessor::apply(RequestState& state, int index, const EngineCoreOutput& output) {
+  SampleState& sample = state.samples[index];
   CompletionOutput& completion = sample.output;
+  state.output.num_cached_tokens = output.num_cached_tokens;
+  if (output.error.has_value()) state.output.error = output.error;
+  // The engine core sends prompt logprobs with a request's first output; a one-token prompt
+  // has none to send but still gets [None].
+  if (state.params.prompt_logprobs.has_value() && !state.output.prompt_logprobs.has_value() &&
+      (output.prompt_logprobs.has_value() || !output.new_token_ids.empty())) {
+    PromptLogprobs prompt_logprobs = {std::nullopt};
+    if (output.prompt_logprobs.has_value()) {
+      for (const TokenLogprobs& logprobs : *output.prompt_logprobs) {
+        prompt_logprobs.push_back(to_logprob_map(logprobs));
+      }
+    }
+    state.output.prompt_logprobs = std::move(prompt_logprobs);
+  }
+  // A stop string already ended this sample; the engine core ran it until the abort.
+  if (completion.finished()) return;
+
+  const size_t text_size_before = sample.full_text.size();
   for (size_t i = 0; i < output.new_token_ids.size(); ++i) {
     const int32_t token = output.new_token_ids[i];
     completion.token_ids.push_back(token);
-    completion.text += sample.detokenizer->add_token(token);
+    if (state.params.detokenize) sample.full_text += sample.detokenizer->add_token(token);
     if (state.want_logprobs && i < output.new_logprobs.size()) {
       const TokenLogprobs& logprobs = output.new_logprobs[i];
       completion.cumulative_logprob += logprobs.logprobs.front();
       completion.logprobs->push_back(to_logprob_map(logprobs));
     }
   }
-  state.output.num_cached_tokens = output.num_cached_tokens;
-  if (output.error.has_value()) state.output.error = output.error;
-  if (output.finished()) {
-    completion.text += sample.detokenizer->flush();
+  if (output.finished() && state.params.detokenize) {
+    sample.full_text += sample.detokenizer->flush();
+  }
+  check_stop_strings_of(state, index, sample.full_text.size() - text_size_before,
+                        output.finished());
+  if (output.finished() && !completion.finished()) {
     completion.finish_reason = output.finish_reason;
     completion.stop_reason = output.stop_reason;
   }
+
+  const int buffer_length = completion.finished() ? 0 : state.params.output_text_buffer_length();
+  completion.text =
+      sample.full_text.substr(0, length_without_last_chars(sample.full_text, buffer_length));
+}
+
+// Stop strings are checked once more than min_tokens tokens were generated, as in vLLM.
+void OutputProcessor::check_stop_strings_of(RequestState& state, int index,
+                                            size_t num_new_bytes, bool finished_by_core) {
+  const SamplingParams& params = state.params;
+  SampleState& sample = state.samples[index];
+  if (params.stop.empty()) return;
+  if (sample.output.token_ids.size() <= static_cast<size_t>(params.min_tokens)) return;
+  std::optional<StopStringMatch> match = check_stop_strings(
+      sample.full_text, num_new_bytes, params.stop, params.include_stop_str_in_output);
+  if (!match.has_value()) return;
+  if (match->truncate_to.has_value()) sample.full_text.resize(*match->truncate_to);
+  sample.output.finish_reason = "stop";
+  sample.output.stop_reason = match->stop_str;
+  if (!finished_by_core) stopped_child_ids_.push_back(state.child_ids[index]);
+}
+
+std::vector<std::string> OutputProcessor::take_stopped_child_ids() {
+  return std::exchange(stopped_child_ids_, {});
+}
+
+RequestOutput OutputProcessor::make_request_output(RequestState& state) {
+  RequestOutput request_output = state.output;
+  const bool delta = state.params.output_kind == RequestOutputKind::DELTA;
+  if (delta && state.prompt_logprobs_reported) request_output.prompt_logprobs.reset();
+  state.prompt_logprobs_reported = state.output.prompt_logprobs.has_value();
+
+  request_output.finished = true;
+  for (SampleState& sample : state.samples) {
+    CompletionOutput completion = sample.output;
+    if (delta) {
+      // Only what was not reported before: text, token ids and their logprobs.
+      completion.text = completion.text.substr(sample.num_reported_text_bytes);
+      completion.token_ids.erase(completion.token_ids.begin(),
+                                 completion.token_ids.begin() + sample.num_reported_tokens);
+      if (completion.logprobs.has_value()) {
+        completion.logprobs->erase(completion.logprobs->begin(),
+                                   completion.logprobs->begin() + sample.num_reported_tokens);
+      }
+      sample.num_reported_text_bytes = sample.output.text.size();
+      sample.num_reported_tokens = sample.output.token_ids.size();
+    }
+    request_output.finished = request_output.finished && completion.finished();
+    request_output.outputs.push_back(std::move(completion));
+  }
+  return request_output;
 }
 
 std::vector<RequestOutput> OutputProcessor::process_outputs(
@@ -93,8 +166,7 @@ std::vector<RequestOutput> OutputProcessor::process_outputs(
       continue;
     }
     const auto& [request_id, index] = child->second;
-    RequestState& state = requests_.at(request_id);
-    apply(state, state.samples[index], output);
+    apply(requests_.at(request_id), index, output);
     if (std::find(advanced.begin(), advanced.end(), request_id) == advanced.end()) {
       advanced.push_back(request_id);
     }
@@ -104,14 +176,14 @@ std::vector<RequestOutput> OutputProcessor::process_outputs(
   for (const std::string& request_id : advanced) {
     auto it = requests_.find(request_id);
     RequestState& state = it->second;
-    RequestOutput request_output = state.output;
-    request_output.finished = true;
+    bool finished = true;
     for (const SampleState& sample : state.samples) {
-      request_output.outputs.push_back(sample.output);
-      request_output.finished = request_output.finished && sample.output.finished();
+      finished = finished && sample.output.finished();
     }
-    result.push_back(std::move(request_output));
-    if (result.back().finished) {
+    if (finished || state.params.output_kind != RequestOutputKind::FINAL_ONLY) {
+      result.push_back(make_request_output(state));
+    }
+    if (finished) {
       for (const std::string& child_id : state.child_ids) child_to_parent_.erase(child_id);
       requests_.erase(it);
     }

@@ -1,6 +1,11 @@
-// Turns engine-core outputs into RequestOutputs: incremental detokenization, logprobs
-// with decoded tokens, and the fan-in of the n samples of a request (vLLM v1's
+// Turns engine-core outputs into RequestOutputs: incremental detokenization, stop strings,
+// logprobs with decoded tokens, and the fan-in of the n samples of a request (vLLM v1's
 // OutputProcessor). Not thread-safe; the LLMEngine serializes calls.
+//
+// Stop strings end a sample here, after detokenization, so the engine core keeps generating
+// until the caller aborts the ids that take_stopped_child_ids returns. While a sample runs,
+// its text omits the last output_text_buffer_length() characters, so that no part of a stop
+// string is ever reported.
 #pragma once
 
 #include <memory>
@@ -39,26 +44,39 @@ class OutputProcessor {
   // Engine-core ids of a registered request's unfinished samples (empty if unknown).
   std::vector<std::string> unfinished_child_ids(const std::string& request_id) const;
   bool has_unfinished_requests() const { return !requests_.empty(); }
+  // Engine-core ids of samples that a stop string ended since the last call; the engine
+  // core still runs them until they are aborted.
+  std::vector<std::string> take_stopped_child_ids();
 
  private:
   struct SampleState {
-    CompletionOutput output;
+    CompletionOutput output;  // text is the reportable text; see full_text
     std::unique_ptr<IncrementalDetokenizer> detokenizer;
+    std::string full_text;  // all detokenized text, cut at a stop string once matched
+    // How much of the output was already reported, for RequestOutputKind::DELTA.
+    size_t num_reported_text_bytes = 0;
+    size_t num_reported_tokens = 0;
   };
   struct RequestState {
     RequestOutput output;  // outputs are filled from samples when reported
     std::vector<SampleState> samples;
     std::vector<std::string> child_ids;
+    SamplingParams params;
     bool want_logprobs = false;
+    bool prompt_logprobs_reported = false;
   };
 
-  void apply(RequestState& state, SampleState& sample, const EngineCoreOutput& output);
+  void apply(RequestState& state, int index, const EngineCoreOutput& output);
+  void check_stop_strings_of(RequestState& state, int index, size_t num_new_bytes,
+                             bool finished_by_core);
+  RequestOutput make_request_output(RequestState& state);
   std::map<int32_t, Logprob> to_logprob_map(const TokenLogprobs& logprobs) const;
 
   const Tokenizer& tokenizer_;
   std::unordered_map<std::string, RequestState> requests_;
   // engine-core id -> (request id, sample index)
   std::unordered_map<std::string, std::pair<std::string, int>> child_to_parent_;
+  std::vector<std::string> stopped_child_ids_;
 };
 
 }  // namespace vllm

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "engine/block_hash.h"
 #include "vllm/sampling_params.h"
 
 namespace vllm {
@@ -61,6 +62,18 @@ class Request {
   std::variant<std::monostate, int32_t, std::string> stop_reason;
   int num_preemptions = 0;
   std::mt19937_64 generator;
+
+  // Scheduling and prefix caching (set by the engine before the request is queued).
+  int priority = 0;                       // lower is served first under the priority policy
+  int64_t arrival_order = 0;              // set by the scheduler; breaks priority ties
+  std::optional<std::string> cache_salt;  // isolates this request's prefix-cache entries
+  // Forces a full prompt computation besides SamplingParams::skip_reading_prefix_cache()
+  // (prompt logprobs need the logits of every prompt token, which cached blocks skip).
+  bool skip_reading_prefix_cache = false;
+  // Prompt tokens found in the prefix cache when first scheduled; -1 before that.
+  int64_t num_cached_tokens = -1;
+  // Hashes of the full blocks of all_token_ids(), extended as tokens are appended.
+  std::vector<BlockHash> block_hashes;
 
  private:
   std::string request_id_;

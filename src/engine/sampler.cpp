@@ -6,20 +6,20 @@
 #include <numeric>
 
 #include "core/errors.h"
+#include "engine/logits_processors.h"
 
 namespace vllm {
 namespace {
 
 constexpr double kGreedyEpsilon = 1e-5;  // as vLLM's _SAMPLING_EPS
 
-// Greedy choice: the highest logit, the lowest token id on ties.
-int32_t argmax(std::span<const float> logits, const std::vector<int32_t>& banned) {
+// Greedy choice: the highest logit, the lowest token id on ties; masked (-inf) tokens are
+// never chosen.
+int32_t argmax(std::span<const float> logits) {
   int32_t best = -1;
   float best_value = -std::numeric_limits<float>::infinity();
   for (size_t i = 0; i < logits.size(); ++i) {
-    if (std::find(banned.begin(), banned.end(), static_cast<int32_t>(i)) != banned.end()) {
-      continue;
-    }
+    if (logits[i] == -std::numeric_limits<float>::infinity()) continue;
     if (best < 0 || logits[i] > best_value) {
       best = static_cast<int32_t>(i);
       best_value = logits[i];
@@ -54,7 +54,10 @@ double uniform01(std::mt19937_64& generator) {
   return static_cast<double>(generator() >> 11) * 0x1.0p-53;
 }
 
-TokenLogprobs make_logprobs(std::span<const float> logits, int32_t sampled, int num_logprobs) {
+}  // namespace
+
+TokenLogprobs compute_token_logprobs(std::span<const float> logits, int32_t sampled,
+                                     int num_logprobs) {
   const std::vector<double> logprobs = log_softmax(logits);
   auto rank_of = [&](int32_t token) {
     int32_t num_greater = 0;
@@ -88,7 +91,26 @@ TokenLogprobs make_logprobs(std::span<const float> logits, int32_t sampled, int 
   return result;
 }
 
-}  // namespace
+std::vector<float> process_logits(std::span<const float> logits, const SamplingRow& row) {
+  std::vector<float> processed(logits.begin(), logits.end());
+  const SamplingParams* params = row.params;
+  if (params != nullptr && params->allowed_token_ids.has_value()) {
+    apply_allowed_token_ids(processed, *params->allowed_token_ids);
+  }
+  if (params != nullptr && !params->bad_words_token_ids.empty()) {
+    apply_bad_words(processed, params->bad_words_token_ids, row.output_token_ids);
+  }
+  apply_token_mask(processed, row.banned_token_ids);
+  if (params != nullptr && !params->logit_bias.empty()) {
+    apply_logit_bias(processed, params->logit_bias);
+  }
+  if (params != nullptr) {
+    const Penalties penalties{params->repetition_penalty, params->frequency_penalty,
+                              params->presence_penalty};
+    apply_penalties(processed, penalties, row.prompt_token_ids, row.output_token_ids);
+  }
+  return processed;
+}
 
 std::vector<double> log_softmax(std::span<const float> logits) {
   double max_value = -std::numeric_limits<double>::infinity();
@@ -101,14 +123,15 @@ std::vector<double> log_softmax(std::span<const float> logits) {
   return result;
 }
 
-std::vector<double> sampling_probs(std::span<const float> logits, const SamplingRow& row) {
+std::vector<double> sampling_probs(std::span<const float> raw_logits, const SamplingRow& row) {
+  const std::vector<float> logits = process_logits(raw_logits, row);
   const size_t vocab_size = logits.size();
   std::vector<double> probs(vocab_size, 0.0);
 
-  // Temperature, then softmax over the tokens not banned.
+  // Temperature, then softmax over the tokens not masked.
   std::vector<bool> allowed(vocab_size, true);
-  for (int32_t token : row.banned_token_ids) {
-    if (token >= 0 && static_cast<size_t>(token) < vocab_size) allowed[token] = false;
+  for (size_t i = 0; i < vocab_size; ++i) {
+    allowed[i] = logits[i] != -std::numeric_limits<float>::infinity();
   }
   double max_value = -std::numeric_limits<double>::infinity();
   for (size_t i = 0; i < vocab_size; ++i) {
@@ -152,7 +175,7 @@ std::vector<double> sampling_probs(std::span<const float> logits, const Sampling
 SampledToken Sampler::sample_row(std::span<const float> logits, const SamplingRow& row) {
   SampledToken result;
   if (row.temperature < kGreedyEpsilon) {
-    result.token_id = argmax(logits, row.banned_token_ids);
+    result.token_id = argmax(process_logits(logits, row));
   } else {
     VLLM_CHECK(row.generator != nullptr, "a random-sampling row has no generator");
     const std::vector<double> probs = sampling_probs(logits, row);
@@ -171,7 +194,8 @@ SampledToken Sampler::sample_row(std::span<const float> logits, const SamplingRo
     result.token_id = chosen;
   }
   if (row.num_logprobs >= -1) {
-    result.logprobs = make_logprobs(logits, result.token_id, row.num_logprobs);
+    // vLLM's default logprobs_mode, raw_logprobs: from the logits before any processing.
+    result.logprobs = compute_token_logprobs(logits, result.token_id, row.num_logprobs);
   }
   return result;
 }

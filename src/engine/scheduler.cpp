@@ -9,7 +9,8 @@
 namespace vllm {
 
 Scheduler::Scheduler(const SchedulerConfig& config)
-    : config_(config), kv_cache_manager_(config.num_blocks, config.block_size) {
+    : config_(config),
+      kv_cache_manager_(config.num_blocks, config.block_size, config.enable_prefix_caching) {
   VLLM_CHECK(config.max_num_seqs > 0 && config.max_num_batched_tokens > 0,
              "max_num_seqs={} max_num_batched_tokens={}", config.max_num_seqs,
              config.max_num_batched_tokens);
@@ -19,7 +20,8 @@ void Scheduler::add_request(std::unique_ptr<Request> request) {
   const std::string id = request->request_id();
   VLLM_CHECK(!requests_.count(id), "request {} is already scheduled", id);
   request->status = RequestStatus::WAITING;
-  waiting_.push_back(request.get());
+  request->arrival_order = next_arrival_order_++;
+  enqueue_waiting(request.get(), /*front=*/false);
   requests_.emplace(id, std::move(request));
 }
 
@@ -27,10 +29,13 @@ void Scheduler::add_request(std::unique_ptr<Request> request) {
 // num_computed_tokens, and a step gives it the next tokens it has not computed: one token
 // for a decode, a chunk for a prefill, or the whole history again after a preemption.
 // Running requests are served first, in admission order, each taking
-// min(tokens left, token budget). When the KV cache has no block for one of them, the
-// last admitted running request is preempted (blocks freed, progress reset) until the
-// allocation fits. Waiting requests are admitted in FCFS order while the budget,
-// max_num_seqs and free blocks last, unless this step preempted something.
+// min(tokens left, token budget). When the KV cache has no block for one of them, a
+// running request is preempted (blocks freed, progress reset) until the allocation fits:
+// the last admitted one under FCFS, the highest (priority, arrival) one under PRIORITY,
+// which may take back a request already scheduled in this step. Waiting requests are
+// admitted in queue order while the budget, max_num_seqs and free blocks last, unless
+// this step preempted something. A request without blocks first takes the longest cached
+// prefix of its tokens, so only the rest is computed.
 SchedulerOutput Scheduler::schedule() {
   SchedulerOutput output;
   int64_t token_budget = config_.max_num_batched_tokens;
@@ -61,8 +66,23 @@ bool Scheduler::schedule_running(SchedulerOutput& output, int64_t& token_budget)
         scheduled = true;
         break;
       }
-      Request* victim = running_.back();
-      running_.pop_back();
+      Request* victim = pick_preemption_victim();
+      const auto victim_index =
+          static_cast<size_t>(std::find(running_.begin(), running_.end(), victim) -
+                              running_.begin());
+      running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(victim_index));
+      if (victim_index < index) {
+        // Already scheduled in this step: take back its tokens.
+        auto scheduled_it = std::find_if(
+            output.scheduled.begin(), output.scheduled.end(),
+            [victim](const ScheduledRequest& scheduled) { return scheduled.request == victim; });
+        VLLM_CHECK(scheduled_it != output.scheduled.end(), "preempted request {} not found",
+                   victim->request_id());
+        token_budget += scheduled_it->num_new_tokens;
+        output.total_num_scheduled_tokens -= scheduled_it->num_new_tokens;
+        output.scheduled.erase(scheduled_it);
+        --index;
+      }
       preempt(victim, output);
       preempted = true;
       if (victim == request) break;
@@ -79,15 +99,52 @@ void Scheduler::schedule_waiting(SchedulerOutput& output, int64_t& token_budget)
   while (!waiting_.empty() && token_budget > 0 &&
          static_cast<int64_t>(running_.size()) < config_.max_num_seqs) {
     Request* request = waiting_.front();
+    ComputedBlocks computed;
+    if (request->num_computed_tokens == 0) {
+      computed = kv_cache_manager_.get_computed_blocks(*request);
+    }
     const int64_t num_new_tokens =
-        std::min(request->num_tokens() - request->num_computed_tokens, token_budget);
-    if (!kv_cache_manager_.allocate_slots(*request, num_new_tokens).has_value()) break;
+        std::min(request->num_tokens() - request->num_computed_tokens -
+                     computed.num_computed_tokens,
+                 token_budget);
+    if (!kv_cache_manager_.allocate_slots(*request, num_new_tokens, computed).has_value()) {
+      break;
+    }
 
     waiting_.pop_front();
+    request->num_computed_tokens += computed.num_computed_tokens;
+    if (request->num_cached_tokens < 0) request->num_cached_tokens = computed.num_computed_tokens;
     request->status = RequestStatus::RUNNING;
     running_.push_back(request);
     add_scheduled(output, request, num_new_tokens, token_budget);
   }
+}
+
+Request* Scheduler::pick_preemption_victim() const {
+  VLLM_CHECK(!running_.empty(), "no running request to preempt");
+  if (config_.policy == SchedulingPolicy::FCFS) return running_.back();
+  return *std::max_element(running_.begin(), running_.end(),
+                           [](const Request* a, const Request* b) {
+                             return std::pair(a->priority, a->arrival_order) <
+                                    std::pair(b->priority, b->arrival_order);
+                           });
+}
+
+void Scheduler::enqueue_waiting(Request* request, bool front) {
+  if (config_.policy == SchedulingPolicy::FCFS) {
+    if (front) {
+      waiting_.push_front(request);
+    } else {
+      waiting_.push_back(request);
+    }
+    return;
+  }
+  const auto key = std::pair(request->priority, request->arrival_order);
+  auto position = std::upper_bound(
+      waiting_.begin(), waiting_.end(), key, [](const auto& value, const Request* other) {
+        return value < std::pair(other->priority, other->arrival_order);
+      });
+  waiting_.insert(position, request);
 }
 
 void Scheduler::preempt(Request* request, SchedulerOutput& output) {
@@ -96,7 +153,7 @@ void Scheduler::preempt(Request* request, SchedulerOutput& output) {
   request->num_computed_tokens = 0;
   ++request->num_preemptions;
   ++stats_.num_preemptions;
-  waiting_.push_front(request);
+  enqueue_waiting(request, /*front=*/true);
   output.preempted_request_ids.push_back(request->request_id());
   VLLM_LOG_DEBUG("preempted request {} ({} tokens to recompute)", request->request_id(),
                  request->num_tokens());
@@ -115,9 +172,10 @@ void Scheduler::add_scheduled(SchedulerOutput& output, Request* request, int64_t
 }
 
 void Scheduler::count_multi_step_prefill(const Request& request, int64_t num_new_tokens) {
-  const bool prompt_split = request.num_computed_tokens < request.num_prompt_tokens() &&
-                            (request.num_computed_tokens > 0 ||
-                             num_new_tokens < request.num_prompt_tokens());
+  // A step that leaves the prompt unfinished means the prefill spans several steps (a
+  // prefix-cache hit alone does not).
+  const bool prompt_split =
+      request.num_computed_tokens + num_new_tokens < request.num_prompt_tokens();
   if (prompt_split && multi_step_prefill_ids_.insert(request.request_id()).second) {
     ++stats_.num_multi_step_prefills;
   }
@@ -139,6 +197,7 @@ std::vector<EngineCoreOutput> Scheduler::update_from_output(
     request->append_output_token(sampled->second.token_id);
     EngineCoreOutput output;
     output.request_id = request->request_id();
+    output.num_cached_tokens = static_cast<int>(std::max<int64_t>(0, request->num_cached_tokens));
     output.new_token_ids.push_back(sampled->second.token_id);
     if (sampled->second.logprobs.has_value()) {
       output.new_logprobs.push_back(*sampled->second.logprobs);

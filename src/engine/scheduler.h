@@ -1,5 +1,5 @@
-// Continuous-batching scheduler with chunked prefill and preemption by recompute
-// (vLLM v1's Scheduler with the FCFS policy).
+// Continuous-batching scheduler with chunked prefill, prefix caching and preemption by
+// recompute (vLLM v1's Scheduler with the FCFS or priority policy).
 #pragma once
 
 #include <cstdint>
@@ -16,12 +16,19 @@
 
 namespace vllm {
 
+enum class SchedulingPolicy {
+  FCFS,      // admission in arrival order; the last admitted running request is preempted
+  PRIORITY,  // lowest (priority, arrival) admitted first; the highest one is preempted
+};
+
 struct SchedulerConfig {
   int64_t max_num_seqs = 256;             // cap on requests in the running batch
   int64_t max_num_batched_tokens = 2048;  // token budget of one step
   int64_t max_model_len = 2048;           // prompt + output tokens of one request
   int64_t num_blocks = 0;                 // KV cache blocks, the null block included
   int64_t block_size = 16;                // tokens per block
+  bool enable_prefix_caching = true;
+  SchedulingPolicy policy = SchedulingPolicy::FCFS;
 };
 
 struct SchedulerStats {
@@ -57,11 +64,15 @@ class Scheduler {
   const SchedulerStats& stats() const { return stats_; }
   const KVCacheManager& kv_cache_manager() const { return kv_cache_manager_; }
   const SchedulerConfig& config() const { return config_; }
+  // Forgets the prefix cache; false while any request holds blocks.
+  bool reset_prefix_cache() { return kv_cache_manager_.reset_prefix_cache(); }
 
  private:
   bool schedule_running(SchedulerOutput& output, int64_t& token_budget);
   void schedule_waiting(SchedulerOutput& output, int64_t& token_budget);
+  Request* pick_preemption_victim() const;
   void preempt(Request* request, SchedulerOutput& output);
+  void enqueue_waiting(Request* request, bool front);
   void add_scheduled(SchedulerOutput& output, Request* request, int64_t num_new_tokens,
                      int64_t& token_budget);
   void count_multi_step_prefill(const Request& request, int64_t num_new_tokens);
@@ -71,10 +82,13 @@ class Scheduler {
   SchedulerConfig config_;
   KVCacheManager kv_cache_manager_;
   std::unordered_map<std::string, std::unique_ptr<Request>> requests_;
-  std::deque<Request*> waiting_;  // FCFS; preempted requests return to the front
+  // FCFS: arrival order, preempted requests return to the front. PRIORITY: sorted by
+  // (priority, arrival_order), preempted requests included.
+  std::deque<Request*> waiting_;
   std::vector<Request*> running_;  // in admission order; the last is preempted first
   std::unordered_set<std::string> multi_step_prefill_ids_;
   SchedulerStats stats_;
+  int64_t next_arrival_order_ = 0;
 };
 
 }  // namespace vllm

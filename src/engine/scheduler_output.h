@@ -38,9 +38,18 @@ struct SampledToken {
   std::optional<TokenLogprobs> logprobs;
 };
 
+// Logprobs of consecutive prompt tokens computed in one step: entry i is the logprob of
+// prompt token first_position + 1 + i given the tokens before it.
+struct PromptLogprobsChunk {
+  int64_t first_position = 0;
+  std::vector<TokenLogprobs> logprobs;
+};
+
 // Tokens sampled in one step, only for requests whose prefill reached its end.
 struct ModelRunnerOutput {
   std::unordered_map<std::string, SampledToken> sampled;  // request id -> token
+  // request id -> prompt logprobs of this step's prompt tokens, for requests that want them
+  std::unordered_map<std::string, PromptLogprobsChunk> prompt_logprobs;
 };
 
 // What the engine core reports about one request after a step (or an abort).
@@ -48,6 +57,9 @@ struct EngineCoreOutput {
   std::string request_id;
   std::vector<int32_t> new_token_ids;
   std::vector<TokenLogprobs> new_logprobs;  // one per new token when logprobs were requested
+  // Logprobs of prompt tokens 1 .. num_prompt_tokens - 1, on the first output of a request
+  // that asked for prompt_logprobs.
+  std::optional<std::vector<TokenLogprobs>> prompt_logprobs;
   std::optional<std::string> finish_reason;  // "stop", "length", "abort"
   std::variant<std::monostate, int32_t, std::string> stop_reason;
   int num_cached_tokens = 0;

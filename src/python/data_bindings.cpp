@@ -26,6 +26,19 @@ void bind_sampling_params(py::module_& m) {
       .def_readwrite("ignore_eos", &SamplingParams::ignore_eos)
       .def_readwrite("logprobs", &SamplingParams::logprobs)
       .def_readwrite("skip_special_tokens", &SamplingParams::skip_special_tokens)
+      .def_readwrite("presence_penalty", &SamplingParams::presence_penalty)
+      .def_readwrite("frequency_penalty", &SamplingParams::frequency_penalty)
+      .def_readwrite("repetition_penalty", &SamplingParams::repetition_penalty)
+      .def_readwrite("stop", &SamplingParams::stop)
+      .def_readwrite("bad_words", &SamplingParams::bad_words)
+      .def_readwrite("include_stop_str_in_output", &SamplingParams::include_stop_str_in_output)
+      .def_readwrite("prompt_logprobs", &SamplingParams::prompt_logprobs)
+      .def_readwrite("detokenize", &SamplingParams::detokenize)
+      .def_readwrite("spaces_between_special_tokens",
+                     &SamplingParams::spaces_between_special_tokens)
+      .def_readwrite("logit_bias", &SamplingParams::logit_bias)
+      .def_readwrite("allowed_token_ids", &SamplingParams::allowed_token_ids)
+      .def_readwrite("truncate_prompt_tokens", &SamplingParams::truncate_prompt_tokens)
       .def("validate", &SamplingParams::validate,
            "Raise ValueError naming the first invalid field, with vLLM's rules.")
       .def("is_greedy", &SamplingParams::is_greedy);
@@ -51,6 +64,7 @@ void bind_outputs(py::module_& m) {
       .def_readonly("request_id", &RequestOutput::request_id)
       .def_readonly("prompt", &RequestOutput::prompt)
       .def_readonly("prompt_token_ids", &RequestOutput::prompt_token_ids)
+      .def_readonly("prompt_logprobs", &RequestOutput::prompt_logprobs)
       .def_readonly("num_cached_tokens", &RequestOutput::num_cached_tokens)
       .def_readonly("outputs", &RequestOutput::outputs)
       .def_readonly("finished", &RequestOutput::finished);

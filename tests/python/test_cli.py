@@ -85,7 +85,7 @@ def test_help_lists_subcommands():
         assert name in result.stdout
 
 
-def test_serve_not_implemented():
-    result = run_vllm("serve", "some-model", "--port", "8000")
+def test_chat_not_implemented():
+    result = run_vllm("chat", "--url", "http://127.0.0.1:8000/v1")
     assert result.returncode == 2
     assert "not implemented yet" in result.stderr

@@ -53,6 +53,20 @@ def test_stop_token_ids_deduplicated():
          "min_tokens must be less than or equal to max_tokens=4, got 5."),
         ({"logprobs": -2}, "logprobs must be non-negative or -1, got -2."),
         ({"n": 2, "temperature": 0.0}, "n must be 1 when using greedy sampling, got 2."),
+        ({"presence_penalty": 2.5}, "presence_penalty must be in [-2, 2], got 2.5."),
+        ({"frequency_penalty": -3.0}, "frequency_penalty must be in [-2, 2], got -3.0."),
+        ({"repetition_penalty": 0.0},
+         "repetition_penalty must be greater than zero, got 0.0."),
+        ({"repetition_penalty": float("inf")},
+         "repetition_penalty must be a finite number, got inf."),
+        ({"stop": ["a", ""]}, "stop cannot contain an empty string."),
+        ({"stop": "a", "detokenize": False},
+         "stop strings are only supported when detokenize is True. "
+         "Set detokenize=True to use stop."),
+        ({"bad_words": ["x", ""]},
+         "bad_words cannot contain an empty string. Got bad_words=['x', '']"),
+        ({"prompt_logprobs": -2}, "prompt_logprobs must be non-negative or -1, got -2."),
+        ({"allowed_token_ids": []}, "allowed_token_ids is not None and empty!"),
     ],
 )
 def test_invalid_value_message(kwargs, message):
@@ -62,13 +76,20 @@ def test_invalid_value_message(kwargs, message):
 
 
 def test_unsupported_field_rejected():
-    with pytest.raises(ValueError, match="presence_penalty=0.5 is not supported"):
-        SamplingParams(presence_penalty=0.5)
+    with pytest.raises(ValueError, match="thinking_token_budget=5 is not supported"):
+        SamplingParams(thinking_token_budget=5)
 
 
-def test_unsupported_field_default_accepted():
-    params = SamplingParams(presence_penalty=0.0, stop=[], bad_words=None)
-    assert params.presence_penalty == 0.0
+def test_stop_string_normalized():
+    params = SamplingParams(stop="###")
+    assert params.stop == ["###"]
+    assert params.output_text_buffer_length == 2
+    assert SamplingParams(stop="###", include_stop_str_in_output=True).output_text_buffer_length == 0
+    assert SamplingParams().stop == []
+
+
+def test_bad_words_deduplicated():
+    assert SamplingParams(bad_words=["a", "b", "a"]).bad_words == ["a", "b"]
 
 
 def test_unknown_keyword_type_error():
@@ -104,6 +125,35 @@ def test_engine_params_match():
     engine_params.validate()  # the C++ rules accept what Python accepted
 
 
+def test_engine_params_new_fields():
+    engine_params = SamplingParams(
+        presence_penalty=0.5, frequency_penalty=-0.25, repetition_penalty=1.2,
+        stop=["\n\n", "###"], bad_words=["foo"], include_stop_str_in_output=True,
+        prompt_logprobs=2, logit_bias={"7": 1.5}, allowed_token_ids=[1, 2, 7],
+        truncate_prompt_tokens=5,
+    )._to_engine()
+    assert engine_params.presence_penalty == pytest.approx(0.5)
+    assert engine_params.frequency_penalty == pytest.approx(-0.25)
+    assert engine_params.repetition_penalty == pytest.approx(1.2)
+    assert engine_params.stop == ["\n\n", "###"]
+    assert engine_params.bad_words == ["foo"]
+    assert engine_params.include_stop_str_in_output is True
+    assert engine_params.prompt_logprobs == 2
+    assert engine_params.logit_bias == {7: 1.5}
+    assert engine_params.allowed_token_ids == [1, 2, 7]
+    assert engine_params.truncate_prompt_tokens == 5
+    engine_params.validate()
+
+
+def test_engine_validate_penalty_message():
+    from vllm import _C
+
+    engine_params = _C.SamplingParams()
+    engine_params.presence_penalty = 2.5
+    with pytest.raises(ValueError, match=r"presence_penalty must be in \[-2, 2\], got 2.5."):
+        engine_params.validate()
+
+
 def test_engine_validate_message():
     from vllm import _C
 
@@ -111,3 +161,29 @@ def test_engine_validate_message():
     engine_params.top_p = 1.5
     with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\], got 1.5."):
         engine_params.validate()
+
+
+def test_llm_stop_string(llm):
+    prompt = "The capital of France is"
+    free = llm.generate([prompt], SamplingParams(temperature=0.0, max_tokens=8))[0]
+    text = free.outputs[0].text
+    assert len(text) >= 6
+    stop = text[3:6]
+    stopped = llm.generate(
+        [prompt], SamplingParams(temperature=0.0, max_tokens=8, stop=[stop])
+    )[0].outputs[0]
+    assert stopped.text == text[: text.find(stop)]
+    assert stopped.finish_reason == "stop"
+    assert stopped.stop_reason == stop
+
+
+def test_llm_prompt_logprobs(llm):
+    output = llm.generate(
+        ["The capital of France is"], SamplingParams(max_tokens=1, prompt_logprobs=1)
+    )[0]
+    assert output.prompt_logprobs is not None
+    assert len(output.prompt_logprobs) == len(output.prompt_token_ids)
+    assert output.prompt_logprobs[0] is None
+    for token_id, entry in zip(output.prompt_token_ids[1:], output.prompt_logprobs[1:]):
+        assert token_id in entry
+        assert entry[token_id].logprob <= 0.0

@@ -31,10 +31,11 @@ namespace fs = std::filesystem;
 
 constexpr int kMinExactMatches = 6;
 // Largest accepted |logprob(engine) - logprob(transformers)| for one token while the two
-// contexts agree. The measured maximum is about 1e-4 (docs/goldens.md), float32 noise of the
-// reference itself is about 3e-5, so 0.01 leaves room for other kernel orders while still
-// catching a wrong weight, norm or rotary detail (those move logprobs by 0.1 or more).
-constexpr double kLogprobTolerance = 0.01;
+// contexts agree. Measured: at most 3.3e-5, the size of the reference's own float32 noise
+// (3.1e-5 against a float64 run). Errors this must catch move logprobs far more: rms_norm_eps
+// 1e-6 instead of 1e-5 by 0.011, bf16 hidden states by 0.19, int8 activations by 0.99
+// (docs/goldens.md), so 1e-3 leaves 30x room for other summation orders.
+constexpr double kLogprobTolerance = 1e-3;
 constexpr auto kGenerationTimeout = std::chrono::minutes(5);
 
 struct TopLogprob {
@@ -181,8 +182,9 @@ TEST(Goldens, MatchTransformers) {
                                   "max |dlogprob|");
   for (const GoldenPrompt& golden : goldens.prompts) {
     auto it = results.find(golden.name);
-    EXPECT_NE(it, results.end()) << golden.name << ": request did not finish";
-    if (it == results.end()) continue;
+    const bool finished = it != results.end();
+    EXPECT_TRUE(finished) << golden.name << ": request did not finish within the timeout";
+    if (!finished) continue;
     const CompletionOutput& output = it->second;
 
     EXPECT_EQ(output.token_ids.size(), golden.output_token_ids.size())
@@ -200,19 +202,22 @@ TEST(Goldens, MatchTransformers) {
     const size_t num_compared =
         std::min({num_matched + 1, golden.output_token_ids.size(), logprobs.size()});
     double max_diff = 0.0;
+    std::string worst;  // where max_diff occurs, for the failure message
     for (size_t step = 0; step < num_compared; ++step) {
       for (const TopLogprob& expected : golden.top_logprobs[step]) {
         auto found = logprobs[step].find(expected.token_id);
         // A token near the 5th place may be 6th on the other side; compare it when present.
         if (found == logprobs[step].end()) continue;
         const double diff = std::abs(found->second.logprob - expected.logprob);
-        max_diff = std::max(max_diff, diff);
-        EXPECT_LE(diff, kLogprobTolerance)
-            << golden.name << " step " << step << " token " << expected.token_id
-            << ": engine logprob " << found->second.logprob << ", transformers "
-            << expected.logprob;
+        if (diff > max_diff) {
+          max_diff = diff;
+          worst = fmt::format("step {} token {}: engine logprob {:.6f}, transformers {:.6f}",
+                              step, expected.token_id, found->second.logprob,
+                              expected.logprob);
+        }
       }
     }
+    EXPECT_LE(max_diff, kLogprobTolerance) << golden.name << " " << worst;
 
     if (num_matched < golden.output_token_ids.size() && num_matched < output.token_ids.size()) {
       const int32_t expected_token = golden.output_token_ids[num_matched];

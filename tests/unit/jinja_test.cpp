@@ -91,6 +91,21 @@ TEST(JinjaSyntax, UnknownTagFails) {
   EXPECT_THROW(ChatTemplate("{% include 'x' %}"), InvalidArgument);
 }
 
+TEST(JinjaSyntax, UnknownFilterInDeadBranchParses) {
+  const ChatTemplate tmpl("{% if false %}{{ x | no_such_filter }}{% endif %}ok");
+  EXPECT_EQ(tmpl.render(nlohmann::ordered_json::array(), false), "ok");
+}
+
+TEST(JinjaSyntax, UnknownFilterFailsWhenReached) {
+  const ChatTemplate tmpl("{{ 'x' | no_such_filter }}");
+  EXPECT_THROW(tmpl.render(nlohmann::ordered_json::array(), false), InvalidArgument);
+}
+
+TEST(JinjaSyntax, UnknownTestFailsWhenReached) {
+  const ChatTemplate tmpl("{{ 'x' is no_such_test }}");
+  EXPECT_THROW(tmpl.render(nlohmann::ordered_json::array(), false), InvalidArgument);
+}
+
 TEST(JinjaSyntax, BreakOutsideLoopFails) {
   EXPECT_THROW(ChatTemplate("{% break %}"), InvalidArgument);
 }
@@ -175,6 +190,38 @@ TEST(JinjaHostile, MutualMacroRecursion) {
 TEST(JinjaHostile, IntegerOverflowRaises) {
   const ChatTemplate tmpl("{{ 2 ** 64 }}");
   EXPECT_THROW(tmpl.render(nlohmann::ordered_json::array(), false), InvalidArgument);
+}
+
+TEST(JinjaHostile, EmptyStringRepetition) {
+  const ChatTemplate tmpl("[{{ '' * 9223372036854775807 }}{{ [] * 9223372036854775807 }}]");
+  EXPECT_EQ(tmpl.render(nlohmann::ordered_json::array(), false), "[[]]");
+}
+
+TEST(JinjaHostile, DeepListChain) {
+  const ChatTemplate tmpl(
+      "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}");
+  const std::string message = error_of([&] { tmpl.render(nlohmann::ordered_json::array(), false); });
+  EXPECT_NE(message.find("kMaxRecursionDepth"), std::string::npos) << message;
+}
+
+TEST(JinjaHostile, NamespaceChain) {
+  const ChatTemplate tmpl(
+      "{% set ns = namespace(cur=none) %}{% for i in range(100000) %}{% set n = namespace() %}"
+      "{% set n.p = ns.cur %}{% set ns.cur = n %}{% endfor %}");
+  EXPECT_THROW(tmpl.render(nlohmann::ordered_json::array(), false), InvalidArgument);
+}
+
+TEST(JinjaHostile, NamespaceCycle) {
+  const ChatTemplate tmpl("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}");
+  EXPECT_THROW(tmpl.render(nlohmann::ordered_json::array(), false), InvalidArgument);
+}
+
+TEST(JinjaHostile, DeepJsonInput) {
+  const std::string nested = std::string(100000, '[') + std::string(100000, ']');
+  const auto messages = nlohmann::ordered_json::parse(R"([{"content": )" + nested + "}]");
+  const ChatTemplate tmpl("{{ messages }}");
+  const std::string message = error_of([&] { tmpl.render(messages, false); });
+  EXPECT_NE(message.find("kMaxRecursionDepth"), std::string::npos) << message;
 }
 
 TEST(JinjaHostile, EscapedMacroCallRaises) {

@@ -209,8 +209,12 @@ std::optional<Value> call_string_method(const std::string& s, const std::string&
 
 std::optional<Value> call_dict_method(const Value& dict, const std::string& name, const CallArgs& args) {
   if (name == "items") {
+    // dict.items() is a view: sized and reusable, unlike the `items` filter's generator.
+    // NOTE: views print as lists here, where Python prints dict_items([...]).
     ArgReader reader(args, name, {});
-    return apply_filter("items", dict, {});
+    ValueList pairs;
+    for (const auto& [k, v] : dict.as_dict().entries()) pairs.push_back(Value::list({k, v}, true));
+    return Value::list(std::move(pairs));
   }
   if (name == "keys" || name == "values") {
     ArgReader reader(args, name, {});

@@ -65,6 +65,8 @@ ValueList iterate_value(const Value& value) {
       return {};
     case ValueKind::kList:
       return value.as_list();
+    case ValueKind::kIterator:
+      return value.consume();
     case ValueKind::kDict: {
       ValueList keys;
       for (const auto& [k, v] : value.as_dict().entries()) keys.push_back(k);
@@ -116,6 +118,13 @@ bool value_contains(const Value& container, const Value& item) {
       return false;
     case ValueKind::kDict:
       return container.as_dict().find(item) != nullptr;
+    case ValueKind::kIterator:
+      // Python consumes the iterator up to and including the first match.
+      while (true) {
+        const ValueList next = container.consume(1);
+        if (next.empty()) return false;
+        if (values_equal(next[0], item)) return true;
+      }
     default:
       throw InvalidArgument(
           fmt::format("argument of type '{}' is not iterable", container.type_name()));
@@ -239,6 +248,7 @@ std::string html_escape(const std::string& s) {
 double python_round(double x, int64_t ndigits) {
   if (!std::isfinite(x)) return x;
   if (ndigits > 300) return x;
+  if (ndigits < -308) return std::copysign(0.0, x);
   if (ndigits < 0) {
     const double scale = std::pow(10.0, static_cast<double>(-ndigits));
     return std::nearbyint(x / scale) * scale;
@@ -369,7 +379,7 @@ Value filter_map(const Value& input, const CallArgs& args) {
       Value v = key_of(item, attribute);
       out.push_back(v.is_undefined() && has_fallback ? fallback : v);
     }
-    return Value::list(std::move(out));
+    return Value::iterator(std::move(out), "generator");
   }
   if (args.positional.empty()) throw InvalidArgument("map() requires a filter name or attribute=");
   const std::string name = args.positional[0].str();
@@ -377,7 +387,7 @@ Value filter_map(const Value& input, const CallArgs& args) {
   rest.positional.assign(args.positional.begin() + 1, args.positional.end());
   rest.keyword = args.keyword;
   for (const auto& item : iterate_value(input)) out.push_back(apply_filter(name, item, rest));
-  return Value::list(std::move(out));
+  return Value::iterator(std::move(out), "generator");
 }
 
 // select/reject (by_attribute false) and selectattr/rejectattr (true).
@@ -400,7 +410,7 @@ Value filter_select(const Value& input, const CallArgs& args, bool by_attribute,
     const bool matches = test ? apply_test(*test, subject, test_args) : subject.truthy();
     if (matches == keep_matches) out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return Value::iterator(std::move(out), "generator");
 }
 
 std::string title_case(const std::string& s) {
@@ -508,11 +518,14 @@ std::optional<Value> filter_sequence_items(const std::string& name, const Value&
     return input;
   }
   if (name == "first") {
-    const ValueList items = iterate_value(input);
+    const ValueList items = input.is_iterator() ? input.consume(1) : iterate_value(input);
     if (items.empty()) return Value::undefined("No first item, sequence was empty.");
     return items.front();
   }
   if (name == "last") {
+    if (input.is_iterator()) {
+      throw InvalidArgument(fmt::format("'{}' object is not reversible", input.type_name()));
+    }
     const ValueList items = iterate_value(input);
     if (items.empty()) return Value::undefined("No last item, sequence was empty.");
     return items.back();
@@ -526,6 +539,9 @@ std::optional<Value> filter_sequence_items(const std::string& name, const Value&
     }
     ValueList items = iterate_value(input);
     std::reverse(items.begin(), items.end());
+    // reversed() of a list or dict is an iterator; an iterator is reversed into a list.
+    if (input.is_list()) return Value::iterator(std::move(items), "list_reverseiterator");
+    if (input.is_dict()) return Value::iterator(std::move(items), "dict_reversekeyiterator");
     return Value::list(std::move(items));
   }
   if (name == "tojson") {
@@ -601,7 +617,7 @@ std::optional<Value> filter_collection(const std::string& name, const Value& inp
     if (!input.is_dict()) throw InvalidArgument("Can only get item pairs from a mapping.");
     ValueList pairs;
     for (const auto& [k, v] : input.as_dict().entries()) pairs.push_back(Value::list({k, v}, true));
-    return Value::list(std::move(pairs));
+    return Value::iterator(std::move(pairs), "generator");
   }
   if (name == "dictsort") {
     ArgReader reader(args, name, {"case_sensitive", "by", "reverse"});
@@ -609,7 +625,7 @@ std::optional<Value> filter_collection(const std::string& name, const Value& inp
     const std::string by = reader.get_or(1, Value("key")).str();
     const bool reverse = reader.get_or(2, Value(false)).truthy();
     if (by != "key" && by != "value") throw InvalidArgument("You can only sort by either 'key' or 'value'");
-    ValueList pairs = apply_filter("items", input, {}).as_list();
+    ValueList pairs = iterate_value(apply_filter("items", input, {}));
     const size_t position = by == "key" ? 0 : 1;
     sort_values(pairs, [&](const Value& pair) { return fold_case(pair.as_list()[position], case_sensitive); },
                 reverse);
@@ -638,7 +654,7 @@ std::optional<Value> filter_collection(const std::string& name, const Value& inp
         out.push_back(item);
       }
     }
-    return Value::list(std::move(out));
+    return Value::iterator(std::move(out), "generator");
   }
   if (name == "min") return min_max(input, args, false, "min");
   if (name == "max") return min_max(input, args, true, "max");
@@ -706,16 +722,6 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
   throw InvalidArgument(fmt::format("chat template uses the filter '{}', which is not supported", name));
 }
 
-bool has_test(const std::string& name) {
-  static const char* kTests[] = {
-      "defined", "undefined", "none",  "boolean", "false", "true", "integer", "float",
-      "number",  "string",    "mapping", "iterable", "sequence", "callable", "sameas",
-      "in",      "eq",        "equalto", "==",      "ne",     "!=",    "lt",  "lessthan",
-      "<",       "le",        "<=",    "gt",      "greaterthan", ">", "ge", ">=",
-      "odd",     "even",      "divisibleby", "lower", "upper", "escaped"};
-  return std::any_of(std::begin(kTests), std::end(kTests), [&](const char* t) { return name == t; });
-}
-
 bool apply_test(const std::string& name, const Value& input, const CallArgs& args) {
   auto arg = [&](const char* test_name) -> const Value& {
     if (args.positional.empty()) {
@@ -735,6 +741,7 @@ bool apply_test(const std::string& name, const Value& input, const CallArgs& arg
   if (name == "string") return input.is_string();
   if (name == "mapping") return input.is_dict();
   if (name == "iterable" || name == "sequence") {
+    if (input.is_iterator()) return name == "iterable";
     return input.is_undefined() || input.is_string() || input.is_list() || input.is_dict();
   }
   if (name == "callable") return input.is_callable();

@@ -28,7 +28,6 @@ class ArgReader {
 // Raises InvalidArgument when `name` is no filter (or test) of jinja2 or HF.
 Value apply_filter(const std::string& name, const Value& input, const CallArgs& args);
 bool apply_test(const std::string& name, const Value& input, const CallArgs& args);
-bool has_test(const std::string& name);
 
 // The bound method `object.name` as a callable, or nullopt when the type has no such method.
 std::optional<Value> find_method(const Value& object, const std::string& name);

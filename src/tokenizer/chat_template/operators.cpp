@@ -21,6 +21,9 @@ int64_t checked(bool overflowed, int64_t value) {
 
 Value repeat(const Value& sequence, int64_t times) {
   times = std::max<int64_t>(times, 0);
+  // An empty operand gives an empty result without looping `times` times.
+  if (sequence.is_string() && sequence.as_string().empty()) return sequence;
+  if (sequence.is_list() && sequence.as_list().empty()) return sequence;
   if (sequence.is_string()) {
     const std::string& s = sequence.as_string();
     check_string_size(static_cast<size_t>(s.size() * static_cast<double>(times)));

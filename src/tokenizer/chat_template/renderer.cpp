@@ -305,6 +305,7 @@ class Renderer {
           fmt::format("cannot assign attribute on non-namespace object '{}'", s.targets[0]));
     }
     check_namespace_name(s.target_attribute);
+    check_namespace_attribute(value);
     target->namespace_attributes().set(Value(s.target_attribute), std::move(value));
   }
 

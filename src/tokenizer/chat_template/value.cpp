@@ -53,10 +53,48 @@ Value::Value(double d) : kind_(ValueKind::kFloat), float_(d) {}
 Value::Value(std::string s)
     : kind_(ValueKind::kString), string_(std::make_shared<const std::string>(std::move(s))) {}
 
+namespace {
+
+// Depth and namespace flag of a container holding `items`.
+template <typename Range, typename Get>
+void measure_items(const Range& items, Get get, int& depth, bool& contains_namespace) {
+  int deepest = 0;
+  for (const auto& item : items) {
+    const Value& v = get(item);
+    deepest = std::max(deepest, v.depth());
+    contains_namespace = contains_namespace || v.contains_namespace();
+  }
+  depth = deepest + 1;
+  check_value_depth(depth);
+}
+
+}  // namespace
+
+void check_value_depth(int depth) {
+  if (depth > kMaxRecursionDepth) {
+    throw InvalidArgument(fmt::format("a value nests deeper than kMaxRecursionDepth ({})", kMaxRecursionDepth));
+  }
+}
+
+void check_namespace_attribute(const Value& value) {
+  if (value.contains_namespace()) {
+    throw InvalidArgument("a namespace attribute cannot hold a namespace, which is not supported");
+  }
+  check_value_depth(value.depth() + 1);
+}
+
+int Value::depth() const {
+  if (kind_ != ValueKind::kNamespace) return depth_;
+  int deepest = 0;
+  for (const auto& [k, v] : dict_->entries()) deepest = std::max(deepest, v.depth());
+  return deepest + 1;
+}
+
 Value Value::list(ValueList items, bool is_tuple) {
   Value v;
   v.kind_ = ValueKind::kList;
   v.is_tuple_ = is_tuple;
+  measure_items(items, [](const Value& x) -> const Value& { return x; }, v.depth_, v.contains_namespace_);
   v.list_ = std::make_shared<const ValueList>(std::move(items));
   return v;
 }
@@ -64,13 +102,17 @@ Value Value::list(ValueList items, bool is_tuple) {
 Value Value::dict(ValueDict entries) {
   Value v;
   v.kind_ = ValueKind::kDict;
+  measure_items(entries.entries(), [](const auto& entry) -> const Value& { return entry.second; }, v.depth_,
+                v.contains_namespace_);
   v.dict_ = std::make_shared<ValueDict>(std::move(entries));
   return v;
 }
 
 Value Value::make_namespace(ValueDict attributes) {
+  for (const auto& [k, value] : attributes.entries()) check_namespace_attribute(value);
   Value v;
   v.kind_ = ValueKind::kNamespace;
+  v.contains_namespace_ = true;
   v.dict_ = std::make_shared<ValueDict>(std::move(attributes));
   return v;
 }
@@ -83,7 +125,25 @@ Value Value::callable(std::string name, Function fn) {
   return v;
 }
 
-Value Value::from_json(const nlohmann::ordered_json& j) {
+Value Value::iterator(ValueList items, std::string type_name) {
+  Value v;
+  v.kind_ = ValueKind::kIterator;
+  measure_items(items, [](const Value& x) -> const Value& { return x; }, v.depth_, v.contains_namespace_);
+  v.list_ = std::make_shared<const ValueList>(std::move(items));
+  v.string_ = std::make_shared<const std::string>(std::move(type_name));
+  v.cursor_ = std::make_shared<size_t>(0);
+  return v;
+}
+
+ValueList Value::consume(size_t max_items) const {
+  const size_t begin = std::min(*cursor_, list_->size());
+  const size_t end = begin + std::min(max_items, list_->size() - begin);
+  *cursor_ = end;
+  return ValueList(list_->begin() + begin, list_->begin() + end);
+}
+
+Value Value::from_json(const nlohmann::ordered_json& j, int depth) {
+  check_value_depth(depth);
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null:
       return none();
@@ -106,13 +166,13 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
     case nlohmann::ordered_json::value_t::array: {
       ValueList items;
       items.reserve(j.size());
-      for (const auto& item : j) items.push_back(from_json(item));
+      for (const auto& item : j) items.push_back(from_json(item, depth + 1));
       return list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       ValueDict entries;
       for (auto it = j.begin(); it != j.end(); ++it) {
-        entries.set(Value(it.key()), from_json(it.value()));
+        entries.set(Value(it.key()), from_json(it.value(), depth + 1));
       }
       return dict(std::move(entries));
     }
@@ -150,6 +210,7 @@ bool Value::truthy() const {
       return dict_->size() != 0;
     case ValueKind::kNamespace:
     case ValueKind::kCallable:
+    case ValueKind::kIterator:
       return true;
   }
   return false;
@@ -275,6 +336,9 @@ std::string Value::repr() const {
     }
     case ValueKind::kCallable:
       return "<function " + *string_ + ">";
+    case ValueKind::kIterator:
+      // NOTE: Python adds the object's address, which no output can reproduce.
+      return "<" + *string_ + " object>";
   }
   return "";
 }
@@ -301,6 +365,8 @@ std::string Value::type_name() const {
       return "Namespace";
     case ValueKind::kCallable:
       return "function";
+    case ValueKind::kIterator:
+      return *string_;
   }
   return "object";
 }
@@ -309,6 +375,7 @@ bool Value::same_object(const Value& other) const {
   if (kind_ != other.kind_) return false;
   switch (kind_) {
     case ValueKind::kList:
+    case ValueKind::kIterator:
       return list_ == other.list_;
     case ValueKind::kDict:
     case ValueKind::kNamespace:

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,7 +37,21 @@ class ValueDict {
   std::vector<std::pair<Value, Value>> entries_;
 };
 
-enum class ValueKind { kUndefined, kNone, kBool, kInt, kFloat, kString, kList, kDict, kNamespace, kCallable };
+enum class ValueKind {
+  kUndefined,
+  kNone,
+  kBool,
+  kInt,
+  kFloat,
+  kString,
+  kList,
+  kDict,
+  kNamespace,
+  kCallable,
+  // A one-pass iterator, as jinja2's map/select/unique/items filters return generators:
+  // always true, no len(), not subscriptable, and empty once iterated.
+  kIterator,
+};
 
 class Value {
  public:
@@ -53,7 +68,9 @@ class Value {
   static Value dict(ValueDict entries);
   static Value make_namespace(ValueDict attributes);
   static Value callable(std::string name, Function fn);
-  static Value from_json(const nlohmann::ordered_json& j);
+  // `type_name` is Python's name of the iterator type, e.g. "generator".
+  static Value iterator(ValueList items, std::string type_name);
+  static Value from_json(const nlohmann::ordered_json& j, int depth = 0);
 
   ValueKind kind() const { return kind_; }
   bool is_undefined() const { return kind_ == ValueKind::kUndefined; }
@@ -69,6 +86,7 @@ class Value {
   bool is_dict() const { return kind_ == ValueKind::kDict; }
   bool is_namespace() const { return kind_ == ValueKind::kNamespace; }
   bool is_callable() const { return kind_ == ValueKind::kCallable; }
+  bool is_iterator() const { return kind_ == ValueKind::kIterator; }
 
   bool as_bool() const { return bool_; }
   int64_t as_int() const { return int_; }  // also valid for bool
@@ -78,6 +96,8 @@ class Value {
   const ValueDict& as_dict() const { return *dict_; }
   ValueDict& namespace_attributes() const { return *dict_; }
   const Function& function() const { return *function_; }
+  // Takes the iterator's items not yet consumed; `max_items` bounds how many it consumes.
+  ValueList consume(size_t max_items = SIZE_MAX) const;
   // The callable's name, or for Undefined the message that using it raises.
   const std::string& name() const;
 
@@ -91,17 +111,24 @@ class Value {
   std::string type_name() const;
   // The identity used by the `sameas` test: same object for containers, same value otherwise.
   bool same_object(const Value& other) const;
+  // Nesting depth: 0 for scalars, 1 + the deepest item for containers.
+  int depth() const;
+  // Whether this is a namespace or a container holding one.
+  bool contains_namespace() const { return contains_namespace_; }
 
  private:
   ValueKind kind_ = ValueKind::kUndefined;
   bool bool_ = false;
   bool is_tuple_ = false;
+  bool contains_namespace_ = false;
+  int depth_ = 0;  // lists and dicts; a namespace computes its depth, as it is mutable
   int64_t int_ = 0;
   double float_ = 0;
   std::shared_ptr<const std::string> string_;
   std::shared_ptr<const ValueList> list_;
   std::shared_ptr<ValueDict> dict_;
   std::shared_ptr<const Function> function_;
+  std::shared_ptr<size_t> cursor_;  // kIterator: index of the next item in list_
 };
 
 // Arguments of a call, filter or test: positional values then keyword values.
@@ -129,6 +156,13 @@ struct JsonDumpOptions {
 };
 // Python json.dumps of a value; raises InvalidArgument for values JSON cannot hold.
 std::string json_dumps(const Value& value, const JsonDumpOptions& options);
+
+// Raises InvalidArgument naming kMaxRecursionDepth when a value nested `depth` deep is too deep.
+// Bounding the depth keeps recursive printing, comparison and destruction off the stack limit.
+void check_value_depth(int depth);
+// Raises InvalidArgument when `value` would nest a namespace inside a namespace. Forbidding that
+// rules out cycles and unbounded chains built by mutating namespaces in a loop.
+void check_namespace_attribute(const Value& value);
 
 // Raises InvalidArgument with the message jinja2's UndefinedError would carry.
 [[noreturn]] void raise_undefined(const Value& undefined);

@@ -1,0 +1,436 @@
+#include "server/openai_protocol.h"
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "server/errors.h"
+
+namespace vllm::server {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+const json* find_field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+std::optional<bool> get_bool(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_boolean()) throw bad_request(fmt::format("{} must be a boolean.", name), name);
+  return value->get<bool>();
+}
+
+std::optional<double> get_number(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_number()) throw bad_request(fmt::format("{} must be a number.", name), name);
+  return value->get<double>();
+}
+
+// Accepts integers and floats with an integral value (pydantic's lax mode does the same).
+std::optional<int64_t> get_integer(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (value->is_number_integer()) {
+    if (value->is_number_unsigned() &&
+        value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      throw bad_request(fmt::format("{} is too large: {}.", name, value->dump()), name);
+    }
+    return value->get<int64_t>();
+  }
+  if (value->is_number_float()) {
+    const double number = value->get<double>();
+    if (std::floor(number) == number && std::abs(number) < 9e15) {
+      return static_cast<int64_t>(number);
+    }
+  }
+  throw bad_request(fmt::format("{} must be an integer, got {}.", name, value->dump()), name);
+}
+
+std::optional<int> get_int(const json& body, const char* name) {
+  const std::optional<int64_t> value = get_integer(body, name);
+  if (!value.has_value()) return std::nullopt;
+  if (*value > std::numeric_limits<int>::max() || *value < std::numeric_limits<int>::min()) {
+    throw bad_request(fmt::format("{} is out of range: {}.", name, *value), name);
+  }
+  return static_cast<int>(*value);
+}
+
+std::optional<std::string> get_string(const json& body, const char* name) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return std::nullopt;
+  if (!value->is_string()) throw bad_request(fmt::format("{} must be a string.", name), name);
+  return value->get<std::string>();
+}
+
+std::vector<int32_t> to_token_ids(const json& value, const char* name) {
+  std::vector<int32_t> ids;
+  for (const json& item : value) {
+    if (!item.is_number_integer()) {
+      throw bad_request(fmt::format("{} must contain only integer token ids.", name), name);
+    }
+    const int64_t id = item.get<int64_t>();
+    if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
+      throw bad_request(fmt::format("Token id {} in {} is out of range.", id, name), name);
+    }
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+std::vector<std::string> get_stop(const json& body) {
+  const json* value = find_field(body, "stop");
+  if (value == nullptr) return {};
+  if (value->is_string()) return {value->get<std::string>()};
+  if (!value->is_array()) {
+    throw bad_request("stop must be a string or a list of strings.", "stop");
+  }
+  std::vector<std::string> stop;
+  for (const json& item : *value) {
+    if (!item.is_string()) throw bad_request("stop must be a string or a list of strings.", "stop");
+    stop.push_back(item.get<std::string>());
+  }
+  return stop;
+}
+
+std::map<int32_t, double> get_logit_bias(const json& body) {
+  const json* value = find_field(body, "logit_bias");
+  if (value == nullptr) return {};
+  if (!value->is_object()) {
+    throw bad_request("logit_bias must be an object mapping token ids to numbers.",
+                      "logit_bias");
+  }
+  std::map<int32_t, double> bias;
+  for (const auto& [key, number] : value->items()) {
+    int64_t id = -1;
+    try {
+      size_t end = 0;
+      id = std::stoll(key, &end);
+      if (end != key.size()) id = -1;
+    } catch (const std::exception&) {
+      id = -1;
+    }
+    if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
+      throw bad_request(fmt::format("logit_bias key {} is not a token id.", json(key).dump()),
+                        "logit_bias");
+    }
+    if (!number.is_number()) {
+      throw bad_request(fmt::format("logit_bias value of token {} must be a number.", id),
+                        "logit_bias");
+    }
+    bias[static_cast<int32_t>(id)] = number.get<double>();
+  }
+  return clamp_logit_bias(bias);
+}
+
+// Rejects fields whose feature this server lacks, when they ask for more than the default.
+void reject_unsupported(const json& body, const char* name, const char* reason) {
+  const json* value = find_field(body, name);
+  if (value == nullptr) return;
+  if (value->is_boolean() && !value->get<bool>()) return;
+  if ((value->is_array() || value->is_object()) && value->empty()) return;
+  throw bad_request(fmt::format("{} is not supported by this server: {}.", name, reason), name);
+}
+
+// Fields shared by both endpoints; vLLM's SamplingParams validation runs afterwards.
+void parse_sampling_fields(const json& body, SamplingParams& params) {
+  if (auto value = get_int(body, "n")) params.n = *value;
+  if (auto value = get_number(body, "temperature")) params.temperature = *value;
+  if (auto value = get_number(body, "top_p")) params.top_p = *value;
+  if (auto value = get_int(body, "top_k")) params.top_k = *value;
+  if (auto value = get_number(body, "min_p")) params.min_p = *value;
+  if (auto value = get_integer(body, "seed")) params.seed = *value;
+  if (auto value = get_number(body, "presence_penalty")) params.presence_penalty = *value;
+  if (auto value = get_number(body, "frequency_penalty")) params.frequency_penalty = *value;
+  if (auto value = get_number(body, "repetition_penalty")) params.repetition_penalty = *value;
+  if (auto value = get_int(body, "min_tokens")) params.min_tokens = *value;
+  if (auto value = get_bool(body, "ignore_eos")) params.ignore_eos = *value;
+  if (auto value = get_bool(body, "skip_special_tokens")) params.skip_special_tokens = *value;
+  if (auto value = get_bool(body, "spaces_between_special_tokens")) {
+    params.spaces_between_special_tokens = *value;
+  }
+  if (auto value = get_bool(body, "include_stop_str_in_output")) {
+    params.include_stop_str_in_output = *value;
+  }
+  params.stop = get_stop(body);
+  if (const json* value = find_field(body, "stop_token_ids")) {
+    if (!value->is_array()) throw bad_request("stop_token_ids must be a list.", "stop_token_ids");
+    params.stop_token_ids = to_token_ids(*value, "stop_token_ids");
+  }
+  if (const json* value = find_field(body, "allowed_token_ids")) {
+    if (!value->is_array()) {
+      throw bad_request("allowed_token_ids must be a list.", "allowed_token_ids");
+    }
+    params.allowed_token_ids = to_token_ids(*value, "allowed_token_ids");
+  }
+  if (const json* value = find_field(body, "bad_words")) {
+    if (!value->is_array()) throw bad_request("bad_words must be a list.", "bad_words");
+    for (const json& word : *value) {
+      if (!word.is_string()) throw bad_request("bad_words must be strings.", "bad_words");
+      params.bad_words.push_back(word.get<std::string>());
+    }
+  }
+  params.logit_bias = get_logit_bias(body);
+
+  if (auto best_of = get_int(body, "best_of"); best_of.has_value() && *best_of != params.n) {
+    throw bad_request("best_of is not supported by this server: use n.", "best_of");
+  }
+  reject_unsupported(body, "use_beam_search", "beam search is not implemented");
+  reject_unsupported(body, "prompt_logprobs", "prompt logprobs are not implemented");
+  reject_unsupported(body, "truncate_prompt_tokens", "prompt truncation is not implemented");
+  reject_unsupported(body, "response_format", "structured output is not implemented");
+  reject_unsupported(body, "guided_json", "structured output is not implemented");
+  reject_unsupported(body, "guided_regex", "structured output is not implemented");
+  reject_unsupported(body, "guided_choice", "structured output is not implemented");
+  reject_unsupported(body, "guided_grammar", "structured output is not implemented");
+  reject_unsupported(body, "structured_outputs", "structured output is not implemented");
+  reject_unsupported(body, "lora_request", "LoRA is not implemented");
+}
+
+StreamOptions parse_stream_options(const json& body) {
+  StreamOptions options;
+  options.stream = get_bool(body, "stream").value_or(false);
+  if (const json* value = find_field(body, "stream_options")) {
+    if (!value->is_object()) {
+      throw bad_request("stream_options must be an object.", "stream_options");
+    }
+    if (!options.stream) {
+      throw bad_request("Stream options can only be defined when `stream=True`.",
+                        "stream_options");
+    }
+    options.include_usage = get_bool(*value, "include_usage").value_or(false);
+  }
+  return options;
+}
+
+PromptInput text_prompt(std::string text) {
+  PromptInput prompt;
+  prompt.text = std::move(text);
+  return prompt;
+}
+
+PromptInput token_prompt(std::vector<int32_t> token_ids) {
+  PromptInput prompt;
+  prompt.token_ids = std::move(token_ids);
+  return prompt;
+}
+
+std::vector<PromptInput> parse_prompts(const json& body) {
+  const json* prompt = find_field(body, "prompt");
+  if (prompt == nullptr) throw bad_request("prompt is required.", "prompt");
+  const char* kTypeMessage =
+      "prompt must be a string, a list of strings, a list of token ids or a list of lists "
+      "of token ids.";
+  std::vector<PromptInput> prompts;
+  if (prompt->is_string()) {
+    prompts.push_back(text_prompt(prompt->get<std::string>()));
+  } else if (prompt->is_array()) {
+    if (prompt->empty()) throw bad_request("prompt must not be empty.", "prompt");
+    if ((*prompt)[0].is_number_integer()) {
+      prompts.push_back(token_prompt(to_token_ids(*prompt, "prompt")));
+    } else {
+      for (const json& item : *prompt) {
+        if (item.is_string()) {
+          prompts.push_back(text_prompt(item.get<std::string>()));
+        } else if (item.is_array()) {
+          prompts.push_back(token_prompt(to_token_ids(item, "prompt")));
+        } else {
+          throw bad_request(kTypeMessage, "prompt");
+        }
+      }
+    }
+  } else {
+    throw bad_request(kTypeMessage, "prompt");
+  }
+  return prompts;
+}
+
+// Joins the text parts of a message's content list, as vLLM does for text-only models.
+json parse_message(const json& message, size_t index) {
+  if (!message.is_object()) {
+    throw bad_request(fmt::format("messages[{}] must be an object.", index), "messages");
+  }
+  if (!message.contains("role") || !message["role"].is_string()) {
+    throw bad_request(fmt::format("messages[{}].role must be a string.", index), "messages");
+  }
+  json parsed = message;
+  const auto content = message.find("content");
+  if (content == message.end() || content->is_null() || content->is_string()) return parsed;
+  if (!content->is_array()) {
+    throw bad_request(
+        fmt::format("messages[{}].content must be a string or a list of parts.", index),
+        "messages");
+  }
+  std::string text;
+  bool first = true;
+  for (const json& part : *content) {
+    if (part.is_string()) {
+      text += (first ? "" : "\n") + part.get<std::string>();
+      first = false;
+      continue;
+    }
+    const std::string type = part.is_object() ? part.value("type", "") : "";
+    if (type != "text" || !part.contains("text") || !part["text"].is_string()) {
+      throw bad_request(
+          fmt::format("messages[{}].content has a part of type {}; only text parts are "
+                      "supported by this text-only model.",
+                      index, json(type).dump()),
+          "messages");
+    }
+    text += (first ? "" : "\n") + part["text"].get<std::string>();
+    first = false;
+  }
+  parsed["content"] = text;
+  return parsed;
+}
+
+}  // namespace
+
+json parse_json_body(const std::string& body) {
+  json parsed;
+  try {
+    parsed = json::parse(body);
+  } catch (const json::parse_error& error) {
+    throw bad_request(fmt::format("Invalid JSON in the request body: {}", error.what()));
+  }
+  if (!parsed.is_object()) throw bad_request("The request body must be a JSON object.");
+  return parsed;
+}
+
+CompletionRequest parse_completion_request(const json& body) {
+  CompletionRequest request;
+  request.model = get_string(body, "model");
+  request.prompts = parse_prompts(body);
+  request.stream = parse_stream_options(body);
+  parse_sampling_fields(body, request.params);
+  // Completions keep the OpenAI default of 16 tokens; null means "up to the context".
+  request.params.max_tokens = body.contains("max_tokens") ? get_int(body, "max_tokens")
+                                                         : std::optional<int>(16);
+  request.echo = get_bool(body, "echo").value_or(false);
+  request.cache_salt = get_string(body, "cache_salt");
+  if (auto logprobs = get_int(body, "logprobs")) request.params.logprobs = *logprobs;
+  if (find_field(body, "suffix") != nullptr) {
+    throw bad_request("suffix is not currently supported", "suffix");
+  }
+  request.params.validate();
+  return request;
+}
+
+ChatRequest parse_chat_request(const json& body) {
+  ChatRequest request;
+  request.model = get_string(body, "model");
+  const json* messages = find_field(body, "messages");
+  if (messages == nullptr || !messages->is_array()) {
+    throw bad_request("messages is required and must be a list of messages.", "messages");
+  }
+  request.messages = json::array();
+  for (size_t i = 0; i < messages->size(); ++i) {
+    request.messages.push_back(parse_message((*messages)[i], i));
+  }
+  request.stream = parse_stream_options(body);
+  parse_sampling_fields(body, request.params);
+
+  // max_completion_tokens replaces the deprecated max_tokens; neither means "up to the
+  // context", filled in by check_context_length.
+  request.params.max_tokens = get_int(body, "max_completion_tokens");
+  if (!request.params.max_tokens.has_value()) {
+    request.params.max_tokens = get_int(body, "max_tokens");
+  }
+
+  request.logprobs = get_bool(body, "logprobs").value_or(false);
+  if (auto top_logprobs = get_int(body, "top_logprobs")) {
+    if (!request.logprobs) {
+      throw bad_request("when using `top_logprobs`, `logprobs` must be set to true.",
+                        "top_logprobs");
+    }
+    if (*top_logprobs < 0) {
+      throw bad_request(fmt::format("`top_logprobs` must be a positive value, got {}.",
+                                    *top_logprobs),
+                        "top_logprobs");
+    }
+    request.top_logprobs = *top_logprobs;
+  }
+  if (request.logprobs) request.params.logprobs = request.top_logprobs;
+
+  request.add_generation_prompt = get_bool(body, "add_generation_prompt").value_or(true);
+  request.continue_final_message = get_bool(body, "continue_final_message").value_or(false);
+  if (request.add_generation_prompt && request.continue_final_message) {
+    throw bad_request(
+        "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+  }
+  request.add_special_tokens = get_bool(body, "add_special_tokens").value_or(false);
+  request.chat_template = get_string(body, "chat_template");
+  request.cache_salt = get_string(body, "cache_salt");
+  if (const json* kwargs = find_field(body, "chat_template_kwargs")) {
+    if (!kwargs->is_object()) {
+      throw bad_request("chat_template_kwargs must be an object.", "chat_template_kwargs");
+    }
+    request.chat_template_kwargs = *kwargs;
+  }
+  reject_unsupported(body, "tools", "tool calling is not implemented");
+  if (auto tool_choice = get_string(body, "tool_choice");
+      tool_choice.has_value() && *tool_choice != "none" && *tool_choice != "auto") {
+    throw bad_request("tool_choice is not supported by this server: tool calling is not "
+                      "implemented.",
+                      "tool_choice");
+  }
+  request.params.validate();
+  return request;
+}
+
+void check_context_length(SamplingParams& params, int64_t num_prompt_tokens,
+                          int64_t max_model_len) {
+  if (num_prompt_tokens >= max_model_len) {
+    throw bad_request(fmt::format(
+        "This model's maximum context length is {} tokens. However, your request has {} "
+        "input tokens. Please reduce the length of the input messages.",
+        max_model_len, num_prompt_tokens));
+  }
+  const int64_t room = max_model_len - num_prompt_tokens;
+  if (!params.max_tokens.has_value()) {
+    params.max_tokens = static_cast<int>(room);
+    return;
+  }
+  if (*params.max_tokens > room) {
+    throw bad_request(
+        fmt::format("'max_tokens' or 'max_completion_tokens' is too large: {}. This model's "
+                    "maximum context length is {} tokens and your request has {} input "
+                    "tokens ({} > {} - {}).",
+                    *params.max_tokens, max_model_len, num_prompt_tokens, *params.max_tokens,
+                    max_model_len, num_prompt_tokens),
+        "max_tokens");
+  }
+}
+
+std::vector<std::string> unknown_fields(const json& body, bool chat) {
+  static const std::set<std::string> kCommon = {
+      "model", "n", "temperature", "top_p", "top_k", "min_p", "seed", "presence_penalty",
+      "frequency_penalty", "repetition_penalty", "min_tokens", "ignore_eos",
+      "skip_special_tokens", "spaces_between_special_tokens", "include_stop_str_in_output",
+      "stop", "stop_token_ids", "allowed_token_ids", "bad_words", "logit_bias", "best_of",
+      "use_beam_search", "prompt_logprobs", "truncate_prompt_tokens", "response_format",
+      "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs",
+      "lora_request", "stream", "stream_options", "max_tokens", "logprobs", "user",
+      "request_id", "priority", "cache_salt"};
+  static const std::set<std::string> kCompletion = {"prompt", "echo", "suffix"};
+  static const std::set<std::string> kChat = {
+      "messages", "max_completion_tokens", "top_logprobs", "add_generation_prompt",
+      "continue_final_message", "add_special_tokens", "chat_template", "chat_template_kwargs",
+      "tools", "tool_choice", "parallel_tool_calls"};
+  std::vector<std::string> unknown;
+  for (const auto& [key, value] : body.items()) {
+    if (kCommon.count(key) == 0 && (chat ? kChat : kCompletion).count(key) == 0) {
+      unknown.push_back(key);
+    }
+  }
+  return unknown;
+}
+
+}  // namespace vllm::server
