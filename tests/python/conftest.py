@@ -5,26 +5,28 @@ from pathlib import Path
 
 import pytest
 
-# The default model: $VLLM_TEST_MODEL, else the vLLM cache (where
-# `python -m vllm.fetch_model` puts it), else the development machines' copy.
-_CANDIDATES = [
-    os.environ.get("VLLM_TEST_MODEL", ""),
-    None,  # the cache path, filled in by model_path()
-    "/work/cache/SmolLM2-135M-Instruct.Q4_1.gguf",
-]
-
-
 def model_path() -> str:
+    """Return the real default model.
+
+    $VLLM_TEST_MODEL, when set, must name an existing file (the test command sets it, so
+    a missing model fails there); otherwise the vLLM cache is used, where
+    `python -m vllm.fetch_model` puts the model, and the tests skip when it is absent.
+    """
+    configured = os.environ.get("VLLM_TEST_MODEL", "")
+    if configured:
+        if not Path(configured).is_file():
+            pytest.fail(f"VLLM_TEST_MODEL names a missing file: {configured}")
+        return configured
+
     from vllm.fetch_model import default_model_path
 
-    for candidate in _CANDIDATES:
-        path = Path(candidate) if candidate is not None else default_model_path()
-        if candidate != "" and path.is_file():
-            return str(path)
-    pytest.skip(
-        "default model not found; fetch it with `python -m vllm.fetch_model` or set "
-        "VLLM_TEST_MODEL to a .gguf file"
-    )
+    path = default_model_path()
+    if not path.is_file():
+        pytest.skip(
+            "default model not found; fetch it with `python -m vllm.fetch_model` or set "
+            "VLLM_TEST_MODEL to a .gguf file"
+        )
+    return str(path)
 
 
 @pytest.fixture(scope="session")

@@ -14,22 +14,12 @@
 #include "model_loader/gguf.h"
 #include "models/model.h"
 #include "vllm/engine.h"
+#include "test_model.h"
 
 namespace vllm {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string find_model() {
-  if (const char* path = std::getenv("VLLM_TEST_MODEL"); path != nullptr && *path != '\0') {
-    return path;
-  }
-  try {
-    return resolve_model_path("");
-  } catch (const ModelLoadError&) {
-    return "";
-  }
-}
 
 struct Case {
   std::string id;
@@ -113,8 +103,7 @@ int64_t bytes_per_block(const std::string& model, int64_t block_size) {
 }
 
 TEST(EngineRealModel, BatchingAndPreemption) {
-  const std::string model = find_model();
-  if (model.empty()) GTEST_SKIP() << "default model not found; set VLLM_TEST_MODEL";
+  VLLM_REQUIRE_TEST_MODEL(model);
 
   EngineArgs roomy_args = base_args(model);
   roomy_args.kv_cache_memory_bytes = 32 * bytes_per_block(model, 16);

@@ -18,6 +18,7 @@
 
 #include "core/errors.h"
 #include "model_loader/gguf.h"
+#include "test_model.h"
 
 namespace fs = std::filesystem;
 using vllm::GGMLType;
@@ -631,12 +632,7 @@ TEST_F(GGUFTest, MisalignedOffset) {
 // llama.block_count, the data offset, and the name, shape, type, offset, size and first
 // bytes of its first, second and last tensors.
 TEST(GGUFRealModel, SmolLM2Figures) {
-  const char* override_path = std::getenv("VLLM_TEST_MODEL");
-  std::string path = override_path != nullptr ? override_path
-                                              : "/work/cache/SmolLM2-135M-Instruct.Q4_1.gguf";
-  if (!fs::exists(path)) {
-    GTEST_SKIP() << "model not found at " << path << " (set VLLM_TEST_MODEL)";
-  }
+  VLLM_REQUIRE_TEST_MODEL(path);
   auto file = GGUFFile::open(path);
 
   EXPECT_EQ(file->version(), 3u);

@@ -23,6 +23,7 @@
 
 #include "model_loader/model_resolver.h"
 #include "vllm/engine.h"
+#include "test_model.h"
 
 namespace vllm {
 namespace {
@@ -80,16 +81,6 @@ Goldens load_goldens() {
     goldens.prompts.push_back(std::move(prompt));
   }
   return goldens;
-}
-
-// The model named by VLLM_TEST_MODEL, else the default model in the cache; empty when the
-// file does not exist.
-std::string find_test_model() {
-  const char* override_path = std::getenv("VLLM_TEST_MODEL");
-  std::string path = override_path != nullptr && *override_path != '\0'
-                         ? std::string(override_path)
-                         : default_model_path();
-  return fs::exists(path) ? path : std::string();
 }
 
 // Runs every golden prompt in one engine, so that they are batched together, and returns
@@ -165,11 +156,7 @@ TEST(Goldens, FileConsistent) {
 
 // Greedy outputs and logprobs of the engine against transformers, all prompts in one batch.
 TEST(Goldens, MatchTransformers) {
-  const std::string model_path = find_test_model();
-  if (model_path.empty()) {
-    GTEST_SKIP() << "model not found at " << default_model_path()
-                 << " (run tools/fetch_default_model.sh or set VLLM_TEST_MODEL)";
-  }
+  VLLM_REQUIRE_TEST_MODEL(model_path);
   const Goldens goldens = load_goldens();
 
   const auto start = std::chrono::steady_clock::now();

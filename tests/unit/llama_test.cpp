@@ -12,6 +12,7 @@
 #include "kernels/ops.h"
 #include "model_loader/gguf.h"
 #include "models/model.h"
+#include "test_model.h"
 
 namespace vllm {
 namespace {
@@ -19,10 +20,7 @@ namespace {
 constexpr int64_t kBlockSize = 16;
 constexpr int64_t kNumBlocks = 64;
 
-std::string model_path() {
-  if (const char* env = std::getenv("VLLM_TEST_MODEL")) return env;
-  return "/work/cache/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
+std::string model_path() { return testing::find_test_model(); }
 
 // A sequence being run step by step: its tokens, its own blocks and how far it got.
 struct Sequence {
@@ -34,7 +32,7 @@ struct Sequence {
 class LlamaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!std::filesystem::exists(model_path())) return;
+    if (model_path().empty() || !std::filesystem::exists(model_path())) return;
     model_ = load_gguf_model(GGUFFile::open(model_path())).release();
   }
   static void TearDownTestSuite() {
@@ -42,7 +40,12 @@ class LlamaTest : public ::testing::Test {
     model_ = nullptr;
   }
   void SetUp() override {
-    if (model_ == nullptr) GTEST_SKIP() << "model not found: " << model_path();
+    if (model_ == nullptr) {
+      // A model named by VLLM_TEST_MODEL must exist; only an unconfigured one skips.
+      ASSERT_TRUE(model_path().empty()) << "model file not found: " << model_path();
+      GTEST_SKIP() << "default model not found: run tools/fetch_default_model.sh or set "
+                      "VLLM_TEST_MODEL";
+    }
     saved_threads_ = num_threads();
     const ModelConfig& c = model_->config();
     cache_ = std::make_unique<KVCache>(c.num_hidden_layers, kNumBlocks, kBlockSize,

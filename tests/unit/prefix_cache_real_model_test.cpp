@@ -15,6 +15,7 @@
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 #include "vllm/engine.h"
+#include "test_model.h"
 
 namespace vllm {
 namespace {
@@ -23,16 +24,6 @@ using namespace std::chrono_literals;
 
 constexpr int kBlockSize = 16;
 
-std::string find_model() {
-  if (const char* path = std::getenv("VLLM_TEST_MODEL"); path != nullptr && *path != '\0') {
-    return path;
-  }
-  try {
-    return resolve_model_path("");
-  } catch (const ModelLoadError&) {
-    return "";
-  }
-}
 
 struct Case {
   std::string id;
@@ -151,8 +142,7 @@ int64_t total_cached_tokens(const std::map<std::string, RequestOutput>& results)
 
 // One test so that the reference run (caching off) is shared: runtime matters on 2 cores.
 TEST(PrefixCacheRealModel, SameOutputsOnAndOff) {
-  const std::string model = find_model();
-  if (model.empty()) GTEST_SKIP() << "default model not found; set VLLM_TEST_MODEL";
+  VLLM_REQUIRE_TEST_MODEL(model);
 
   EngineArgs off_args = base_args(model);
   off_args.enable_prefix_caching = false;

@@ -17,6 +17,7 @@
 #include "core/errors.h"
 #include "fake_model.h"
 #include "vllm/engine.h"
+#include "test_model.h"
 
 namespace vllm {
 namespace {
@@ -638,20 +639,9 @@ TEST(SamplerEngine, VocabularyValidation) {
 }
 
 // Real model: prompt logprobs equal the logprobs of the same tokens when generated.
-std::string find_model() {
-  if (const char* path = std::getenv("VLLM_TEST_MODEL"); path != nullptr && *path != '\0') {
-    return path;
-  }
-  try {
-    return resolve_model_path("");
-  } catch (const ModelLoadError&) {
-    return "";
-  }
-}
 
 TEST(SamplerRealModel, PromptLogprobsEqualGenerationLogprobs) {
-  const std::string model = find_model();
-  if (model.empty()) GTEST_SKIP() << "model not found; set VLLM_TEST_MODEL";
+  VLLM_REQUIRE_TEST_MODEL(model);
   EngineArgs args;
   args.model = model;
   args.max_model_len = 128;
