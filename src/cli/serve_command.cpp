@@ -49,6 +49,14 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
                     "Number of CPU threads of the model; 0 uses every available core")
       ->capture_default_str();
   serve->add_option("--seed", engine.seed, "Engine seed")->capture_default_str();
+  serve->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching",
+                  engine.enable_prefix_caching,
+                  "Reuse the KV cache blocks of earlier requests' shared prefixes (default on)");
+  serve->add_option("--scheduling-policy", engine.scheduling_policy,
+                    "Request order: fcfs (first come, first served) or priority (lower "
+                    "`priority` value first)")
+      ->check(CLI::IsMember({"fcfs", "priority"}))
+      ->capture_default_str();
 
   serve->add_option("--io-threads", args.num_io_threads,
                     "Number of threads running the HTTP event loop")

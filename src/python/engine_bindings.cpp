@@ -30,7 +30,9 @@ void bind_engine_args(py::module_& m) {
       .def_readwrite("block_size", &EngineArgs::block_size)
       .def_readwrite("kv_cache_memory_bytes", &EngineArgs::kv_cache_memory_bytes)
       .def_readwrite("num_threads", &EngineArgs::num_threads)
-      .def_readwrite("seed", &EngineArgs::seed);
+      .def_readwrite("seed", &EngineArgs::seed)
+      .def_readwrite("enable_prefix_caching", &EngineArgs::enable_prefix_caching)
+      .def_readwrite("scheduling_policy", &EngineArgs::scheduling_policy);
 }
 
 void bind_engine_stats(py::module_& m) {
@@ -137,6 +139,8 @@ void bind_engine(py::module_& m) {
           py::arg("timeout_s"),
           "Wait up to timeout_s seconds, then return the cumulative outputs of the requests "
           "that advanced since the last call.")
+      .def("reset_prefix_cache", &LLMEngine::reset_prefix_cache,
+           py::call_guard<py::gil_scoped_release>())
       .def("has_unfinished_requests", &LLMEngine::has_unfinished_requests)
       .def("stats", &LLMEngine::stats)
       .def_property_readonly("tokenizer", &LLMEngine::tokenizer,

@@ -251,3 +251,34 @@ def test_missing_default_model_message(tmp_path, monkeypatch):
     monkeypatch.setenv("VLLM_CACHE_ROOT", str(tmp_path))
     with pytest.raises(ValueError, match="python -m vllm.fetch_model"):
         LLM()
+
+
+def test_prefix_cache_hit_same_output(llm):
+    from vllm import SamplingParams
+
+    # Three full 16-token blocks of shared prefix, then a short different tail each time.
+    prefix = "You are a helpful assistant who answers in one short sentence. " * 4
+    params = SamplingParams(temperature=0.0, max_tokens=8)
+    assert llm.reset_prefix_cache()
+
+    first = llm.generate([prefix + "What is the capital of France?"], params,
+                         use_tqdm=False)[0]
+    again = llm.generate([prefix + "What is the capital of France?"], params,
+                         use_tqdm=False)[0]
+
+    assert first.num_cached_tokens == 0
+    assert again.num_cached_tokens >= 32
+    assert again.outputs[0].token_ids == first.outputs[0].token_ids
+
+
+def test_reset_prefix_cache_drops_hits(llm):
+    from vllm import SamplingParams
+
+    prompt = "Tell me about the history of the printing press in Europe. " * 4
+    params = SamplingParams(temperature=0.0, max_tokens=4)
+    llm.generate([prompt], params, use_tqdm=False)
+
+    assert llm.reset_prefix_cache()
+    after_reset = llm.generate([prompt], params, use_tqdm=False)[0]
+
+    assert after_reset.num_cached_tokens == 0

@@ -40,6 +40,8 @@ class EngineArgs:
     max_num_batched_tokens: Optional[int] = None
     block_size: Optional[int] = None
     kv_cache_memory_bytes: Optional[int] = None
+    enable_prefix_caching: bool = True
+    scheduling_policy: str = "fcfs"
     quantization: Optional[str] = None
     revision: Optional[str] = None
     tokenizer_revision: Optional[str] = None
@@ -98,6 +100,8 @@ class EngineArgs:
         args = _C.EngineArgs()
         args.model = self.model
         args.seed = self.seed
+        args.enable_prefix_caching = self.enable_prefix_caching
+        args.scheduling_policy = self.scheduling_policy
         if self.max_model_len is not None:
             args.max_model_len = self.max_model_len
         if self.max_num_seqs is not None:

@@ -112,6 +112,10 @@ class LLM:
         self.default_sampling_params: Optional[dict[str, Any]] = None
         self._tokenizer = Tokenizer(self.llm_engine.tokenizer)
 
+    def reset_prefix_cache(self) -> bool:
+        """Drop every cached prefix block; return False while requests still hold blocks."""
+        return self.llm_engine.reset_prefix_cache()
+
     def get_tokenizer(self) -> Tokenizer:
         return self._tokenizer
 

@@ -5,6 +5,8 @@ which replaces this Python process, so `vllm generate ...` behaves exactly as th
 program does. `vllm --version` is answered here without starting it.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 from pathlib import Path
@@ -15,13 +17,8 @@ def cli_executable() -> Path:
     return Path(__file__).resolve().parents[2] / "bin" / "vllm"
 
 
-def main() -> None:
-    if sys.argv[1:] in (["--version"], ["-v"]):
-        from vllm import __version__
-
-        print(__version__)
-        return
-
+def exec_cli(arguments: list[str]) -> None:
+    """Replace this process with the C++ `vllm` program run with `arguments`."""
     executable = cli_executable()
     if not os.access(executable, os.X_OK):
         print(
@@ -32,7 +29,16 @@ def main() -> None:
         sys.exit(1)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(executable, ["vllm", *sys.argv[1:]])
+    os.execv(executable, ["vllm", *arguments])
+
+
+def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-v"]):
+        from vllm import __version__
+
+        print(__version__)
+        return
+    exec_cli(sys.argv[1:])
 
 
 if __name__ == "__main__":
