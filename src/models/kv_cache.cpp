@@ -1,3 +1,6 @@
+#include <cstdlib>
+#include <new>
+
 #include "core/errors.h"
 #include "models/model.h"
 
@@ -15,10 +18,15 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
              "invalid KV cache geometry: layers={} blocks={} block_size={} kv_heads={} "
              "head_dim={}",
              num_layers, num_blocks, block_size, num_kv_heads, head_dim);
-  storage_.assign(static_cast<size_t>(num_layers * 2 * num_blocks * block_size * num_kv_heads *
-                                      head_dim),
-                  0.0f);
+  const auto num_floats = static_cast<size_t>(num_layers * 2 * num_blocks * block_size *
+                                              num_kv_heads * head_dim);
+  storage_.reset(static_cast<float*>(std::calloc(num_floats, sizeof(float))));
+  if (storage_ == nullptr) {
+    throw std::bad_alloc();
+  }
 }
+
+void KVCache::FreeDeleter::operator()(float* pointer) const { std::free(pointer); }
 
 int64_t KVCache::bytes_per_block(int64_t num_layers, int64_t block_size, int64_t num_kv_heads,
                                  int64_t head_dim) {
@@ -28,7 +36,7 @@ int64_t KVCache::bytes_per_block(int64_t num_layers, int64_t block_size, int64_t
 
 float* KVCache::key_cache(int64_t layer) {
   VLLM_CHECK(layer >= 0 && layer < num_layers_, "layer {} out of [0, {})", layer, num_layers_);
-  return storage_.data() + layer * 2 * num_blocks_ * block_size_ * num_kv_heads_ * head_dim_;
+  return storage_.get() + layer * 2 * num_blocks_ * block_size_ * num_kv_heads_ * head_dim_;
 }
 
 float* KVCache::value_cache(int64_t layer) {

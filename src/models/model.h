@@ -51,7 +51,13 @@ class KVCache {
 
  private:
   int64_t num_layers_, num_blocks_, block_size_, num_kv_heads_, head_dim_;
-  std::vector<float> storage_;  // [num_layers, 2, num_blocks, block_size, num_kv_heads, head_dim]
+  struct FreeDeleter {
+    void operator()(float* pointer) const;
+  };
+  // [num_layers, 2, num_blocks, block_size, num_kv_heads, head_dim]. Allocated with calloc so
+  // that the kernel maps zeroed pages on first touch instead of the engine writing every
+  // byte of a multi-GiB budget at start.
+  std::unique_ptr<float, FreeDeleter> storage_;
 };
 
 class Model {
