@@ -7,5 +7,5 @@ source "$ROOT/scripts/setup_env.sh"
 
 prompt="${1:-The three most useful things to know about the Python programming language are}"
 stage_start "vllm generate"
-"$VENV/bin/vllm" generate --max-tokens 64 "$prompt"
+"$VENV/bin/vllm" generate --max-tokens 64 --temperature 0 "$prompt"
 stage_end
