@@ -36,12 +36,40 @@ class Tokenizer:
             return self._tokenizer.token_to_id(tokens)
         return [self._tokenizer.token_to_id(t) for t in tokens]
 
-    def apply_chat_template(self, *args: Any, **kwargs: Any) -> Any:
-        # TODO(chat-template): render with the C++ Jinja renderer once it exists.
-        raise NotImplementedError(
-            "apply_chat_template is not supported yet by this vLLM build: the Jinja "
-            "chat-template renderer does not exist yet."
+    def apply_chat_template(
+        self,
+        conversation: list[dict[str, Any]],
+        chat_template: Optional[str] = None,
+        add_generation_prompt: bool = False,
+        tokenize: bool = True,
+        **kwargs: Any,
+    ) -> Union[str, list[int]]:
+        """Render `conversation` with the model's chat template, as HF tokenizers do.
+
+        Extra keyword arguments become template variables (HF's chat_template_kwargs).
+        """
+        import json
+
+        from vllm import _C
+
+        source = chat_template if chat_template is not None else self._tokenizer.chat_template
+        if not source:
+            raise ValueError(
+                "As of transformers v4.44, default chat template is no longer allowed, so "
+                "you must provide a chat template if the tokenizer does not define one."
+            )
+        context: dict[str, Any] = {}
+        if self.bos_token_id is not None:
+            context["bos_token"] = self._tokenizer.id_to_token(self.bos_token_id)
+        if self.eos_token_id is not None:
+            context["eos_token"] = self._tokenizer.id_to_token(self.eos_token_id)
+        context.update(kwargs)
+        text = _C.render_chat_template(
+            source, json.dumps(conversation), add_generation_prompt, json.dumps(context)
         )
+        if not tokenize:
+            return text
+        return self._tokenizer.encode(text, False)
 
     @property
     def bos_token_id(self) -> Optional[int]:

@@ -72,7 +72,7 @@ void add_unavailable_command(CLI::App& app, const std::string& name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"vLLM in C++: offline generation now; serving, chat and benchmarks to come",
+  CLI::App app{"vLLM in C++: offline generation and an OpenAI-compatible server",
                "vllm"};
   app.set_version_flag("-v,--version", VLLM_VERSION);
   app.require_subcommand(1);

@@ -11,6 +11,7 @@
 
 #include "models/model_config.h"
 #include "python/bindings.h"
+#include "tokenizer/chat_template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "vllm/engine.h"
 
@@ -107,6 +108,21 @@ void bind_engine(py::module_& m) {
   bind_engine_stats(m);
   bind_model_config(m);
 
+  // Messages and context travel as JSON text, so that the template sees the caller's key
+  // order (tojson output depends on it) without a Python-to-JSON converter here.
+  m.def(
+      "render_chat_template",
+      [](const std::string& source, const std::string& messages_json,
+         bool add_generation_prompt, const std::string& context_json) {
+        const auto messages = nlohmann::ordered_json::parse(messages_json);
+        const auto context = nlohmann::ordered_json::parse(context_json);
+        py::gil_scoped_release release;
+        return ChatTemplate(source).render(messages, add_generation_prompt, context);
+      },
+      py::arg("source"), py::arg("messages_json"), py::arg("add_generation_prompt"),
+      py::arg("context_json"),
+      "Render a Jinja2 chat template as HF transformers does; raises ValueError on a "
+      "template error or raise_exception().");
   m.def("resolve_model_path", &resolve_model_path, py::arg("model"),
         "Resolve a model reference (path or default short name) to a local path.");
 

@@ -43,7 +43,8 @@ namespace {
 std::string default_model_name(const ServerArgs& args) {
   if (!args.served_model_name.empty()) return args.served_model_name;
   if (!args.engine.model.empty()) return args.engine.model;
-  return std::filesystem::path(resolve_model_path("")).stem().string();
+  // The short name that resolve_model_path maps to the default model, as clients pass it.
+  return "SmolLM2-135M-Instruct";
 }
 
 }  // namespace

@@ -205,12 +205,35 @@ class LLM:
             return []
         return self._run_requests(validated, params_list, use_tqdm)
 
-    def chat(self, *args: Any, **kwargs: Any) -> list[RequestOutput]:
-        # TODO(chat-template): build on the C++ Jinja renderer once it exists.
-        raise NotImplementedError(
-            "LLM.chat is not supported yet by this vLLM build: the Jinja chat-template "
-            "renderer does not exist yet. Use LLM.generate with a formatted prompt."
-        )
+    def chat(
+        self,
+        messages: Union[list[dict[str, Any]], list[list[dict[str, Any]]]],
+        sampling_params: Optional[Union[SamplingParams, list[SamplingParams]]] = None,
+        use_tqdm: bool = True,
+        chat_template: Optional[str] = None,
+        add_generation_prompt: bool = True,
+        chat_template_kwargs: Optional[dict[str, Any]] = None,
+    ) -> list[RequestOutput]:
+        """Generate replies to one conversation or a list of conversations.
+
+        Each conversation is rendered with the model's chat template (or `chat_template`)
+        and tokenized without adding special tokens, since the template writes them.
+        """
+        conversations = messages if messages and isinstance(messages[0], list) else [messages]
+        tokenizer = self.get_tokenizer()
+        prompts = [
+            {
+                "prompt_token_ids": tokenizer.apply_chat_template(
+                    conversation,
+                    chat_template=chat_template,
+                    add_generation_prompt=add_generation_prompt,
+                    tokenize=True,
+                    **(chat_template_kwargs or {}),
+                )
+            }
+            for conversation in conversations
+        ]
+        return self.generate(prompts, sampling_params, use_tqdm=use_tqdm)
 
     # Prompt parsing and validation.
 
