@@ -3,7 +3,7 @@
 # the package built and installed from this checkout, and the default model in the cache.
 # Sourced, not executed: it exports VENV and BUILD_DIR for the caller.
 #
-# The package is built once, in a persistent build folder (BUILD_DIR); the same CMake build
+# The package is built once, in a persistent build folder (BUILD_DIR). The same CMake build
 # also produces the C++ unit tests, so tests and wheel share one compilation.
 set -euo pipefail
 

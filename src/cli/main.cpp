@@ -60,7 +60,8 @@ void add_generate_options(CLI::App& command, vllm::cli::GenerateOptions& options
 }
 
 // Registers a subcommand that vLLM has but this build does not, so that `vllm --help`
-// lists it and running it says so instead of failing as an unknown command.
+// lists it and running it prints that it is not implemented, instead of failing as an
+// unknown command.
 void add_unavailable_command(CLI::App& app, const std::string& name,
                              const std::string& description, bool& selected) {
   CLI::App* command = app.add_subcommand(name, description + " (not implemented yet)");

@@ -47,7 +47,7 @@ class EngineCore {
   const ModelConfig& model_config() const { return model_->config(); }
 
  private:
-  // A new request, ids to abort, or a prefix-cache reset waiting for its answer.
+  // A new request, ids to abort, or a prefix-cache reset whose caller waits for the result.
   using Input = std::variant<std::unique_ptr<Request>, std::vector<std::string>,
                              std::shared_ptr<std::promise<bool>>>;
 

@@ -12,7 +12,7 @@
 
 namespace vllm {
 
-// Logits rows of one request's prompt positions, for prompt_logprobs: row first_row + i holds
+// Logits rows of one request's prompt positions, for prompt_logprobs: row first_row + i contains
 // the logits at position first_position + i, which score prompt token first_position + i + 1.
 struct PromptLogitsRows {
   Request* request = nullptr;
@@ -21,7 +21,7 @@ struct PromptLogitsRows {
   int32_t num_rows = 0;
 };
 
-// Which logits rows of a step sample and which score prompt tokens.
+// Assignment of a step's logits rows: the rows that sample and the rows that score prompt tokens.
 struct LogitsLayout {
   std::vector<int32_t> sample_rows;  // [num_sampling_requests] row of each sampling request
   std::vector<PromptLogitsRows> prompt_rows;

@@ -108,7 +108,7 @@ void bind_engine(py::module_& m) {
   bind_engine_stats(m);
   bind_model_config(m);
 
-  // Messages and context travel as JSON text, so that the template sees the caller's key
+  // Messages and context travel as JSON text, so that the template keeps the caller's key
   // order (tojson output depends on it) without a Python-to-JSON converter here.
   m.def(
       "render_chat_template",

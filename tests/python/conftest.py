@@ -1,6 +1,8 @@
 """Shared fixtures of the Python tests: the real default model, loaded once."""
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,17 @@ def model_path() -> str:
             "VLLM_TEST_MODEL to a .gguf file"
         )
     return str(path)
+
+
+def vllm_command() -> str:
+    """Return the installed `vllm` command: beside the interpreter in a venv, else on PATH."""
+    beside = Path(sys.executable).parent / "vllm"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("vllm")
+    if found is None:
+        pytest.skip("the vllm command is not installed")
+    return found
 
 
 @pytest.fixture(scope="session")

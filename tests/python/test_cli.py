@@ -1,25 +1,14 @@
 """The `vllm` command: the console script that execs the C++ program."""
 
 import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import vllm_command
 
 from vllm import SamplingParams
 
 
-def vllm_command() -> str:
-    # The console script sits beside the interpreter in a venv; PATH is the fallback.
-    beside = Path(sys.executable).parent / "vllm"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("vllm")
-    if found is None:
-        pytest.skip("the vllm command is not installed")
-    return found
 
 
 # A small context and KV cache keep each run fast and its memory use low.

@@ -6,15 +6,13 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from conftest import vllm_command
 
 openai = pytest.importorskip("openai")
 
@@ -30,13 +28,7 @@ def server_binary() -> str:
     explicit = os.environ.get("VLLM_SERVER_BINARY")
     if explicit:
         return explicit
-    beside = Path(sys.executable).parent / "vllm"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("vllm")
-    if found is None:
-        pytest.skip("the vllm command is not installed")
-    return found
+    return vllm_command()
 
 
 def free_port() -> int:

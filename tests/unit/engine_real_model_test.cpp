@@ -15,6 +15,7 @@
 #include "models/model.h"
 #include "vllm/engine.h"
 #include "test_model.h"
+#include "engine_test_util.h"
 
 namespace vllm {
 namespace {
@@ -50,15 +51,7 @@ std::vector<Case> cases() {
 }
 
 std::map<std::string, RequestOutput> run_to_completion(LLMEngine& engine) {
-  std::map<std::string, RequestOutput> results;
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (engine.has_unfinished_requests() && std::chrono::steady_clock::now() < deadline) {
-    for (RequestOutput& output : engine.get_outputs(200ms)) {
-      results[output.request_id] = std::move(output);
-    }
-  }
-  EXPECT_FALSE(engine.has_unfinished_requests()) << "timed out";
-  return results;
+  return testing::run_to_completion(engine, 120s, 200ms);
 }
 
 PromptInput text_prompt(const std::string& text) {

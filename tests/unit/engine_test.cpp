@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "fake_model.h"
 #include "models/model.h"
+#include "engine_test_util.h"
 
 namespace vllm {
 namespace {
@@ -49,15 +50,7 @@ PromptInput token_prompt(int length, int salt) {
 
 // Collects the last RequestOutput of every request until none is unfinished.
 std::map<std::string, RequestOutput> run_to_completion(LLMEngine& engine) {
-  std::map<std::string, RequestOutput> results;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (engine.has_unfinished_requests() && std::chrono::steady_clock::now() < deadline) {
-    for (RequestOutput& output : engine.get_outputs(100ms)) {
-      results[output.request_id] = std::move(output);
-    }
-  }
-  EXPECT_FALSE(engine.has_unfinished_requests()) << "timed out";
-  return results;
+  return testing::run_to_completion(engine, 30s, 100ms);
 }
 
 struct Case {

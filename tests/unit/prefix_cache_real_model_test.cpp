@@ -16,6 +16,7 @@
 #include "tokenizer/tokenizer.h"
 #include "vllm/engine.h"
 #include "test_model.h"
+#include "engine_test_util.h"
 
 namespace vllm {
 namespace {
@@ -68,15 +69,7 @@ std::vector<Case> make_cases(const Tokenizer& tokenizer) {
 }
 
 std::map<std::string, RequestOutput> run_to_completion(LLMEngine& engine) {
-  std::map<std::string, RequestOutput> results;
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (engine.has_unfinished_requests() && std::chrono::steady_clock::now() < deadline) {
-    for (RequestOutput& output : engine.get_outputs(200ms)) {
-      results[output.request_id] = std::move(output);
-    }
-  }
-  EXPECT_FALSE(engine.has_unfinished_requests()) << "timed out";
-  return results;
+  return testing::run_to_completion(engine, 120s, 200ms);
 }
 
 // The first case alone, then the rest at once: later requests hit blocks of finished and
@@ -102,7 +95,8 @@ void expect_same(const RequestOutput& actual, const RequestOutput& expected,
     const CompletionOutput& a = actual.outputs[s];
     const CompletionOutput& e = expected.outputs[s];
     EXPECT_EQ(a.token_ids, e.token_ids) << label << " sample " << s;
-    ASSERT_TRUE(a.logprobs.has_value() && e.logprobs.has_value()) << label;
+    ASSERT_TRUE(a.logprobs.has_value()) << label;
+    ASSERT_TRUE(e.logprobs.has_value()) << label;
     ASSERT_EQ(a.logprobs->size(), e.logprobs->size()) << label;
     for (size_t t = 0; t < a.logprobs->size(); ++t) {
       ASSERT_EQ((*a.logprobs)[t].size(), (*e.logprobs)[t].size()) << label << " step " << t;

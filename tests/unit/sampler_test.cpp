@@ -18,6 +18,7 @@
 #include "fake_model.h"
 #include "vllm/engine.h"
 #include "test_model.h"
+#include "engine_test_util.h"
 
 namespace vllm {
 namespace {
@@ -425,15 +426,7 @@ std::unique_ptr<LLMEngine> fake_engine(int64_t max_num_batched_tokens = 64) {
 }
 
 std::map<std::string, RequestOutput> run_all(LLMEngine& engine) {
-  std::map<std::string, RequestOutput> results;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (engine.has_unfinished_requests() && std::chrono::steady_clock::now() < deadline) {
-    for (RequestOutput& output : engine.get_outputs(100ms)) {
-      results[output.request_id] = std::move(output);
-    }
-  }
-  EXPECT_FALSE(engine.has_unfinished_requests()) << "timed out";
-  return results;
+  return testing::run_to_completion(engine, 30s, 100ms);
 }
 
 PromptInput ids_prompt(int length, int salt) {
@@ -550,7 +543,8 @@ TEST(SamplerEngine, AllowedTokenIds) {
   const std::vector<int32_t> token_ids = run_all(*engine).at("r").outputs[0].token_ids;
   ASSERT_EQ(token_ids.size(), 20u);
   for (int32_t token : token_ids) {
-    EXPECT_TRUE(token >= 7 && token <= 9) << token;
+    EXPECT_GE(token, 7);
+    EXPECT_LE(token, 9);
   }
 }
 

@@ -2,7 +2,7 @@
 
 Every subcommand runs the C++ `vllm` program shipped in the package (vllm/bin/vllm),
 which replaces this Python process, so `vllm generate ...` behaves exactly as the C++
-program does. `vllm --version` is answered here without starting it.
+program does. `vllm --version` prints the version here without starting it.
 """
 
 from __future__ import annotations
