@@ -3,6 +3,11 @@
 Supported: model, seed, max_model_len, max_num_seqs, max_num_batched_tokens, block_size,
 kv_cache_memory_bytes, and dtype "auto" or "float32" (the CPU engine computes in float32).
 
+enable_chunked_prefill: the engine always splits a prompt that does not fit in a step's
+token budget. False only checks, as vLLM does, that max_num_batched_tokens is at least
+max_model_len, so that every prompt fits in one step's budget when the step has nothing
+else to run; with other requests in that step the prompt can still be split.
+
 Accepted only at their defaults, rejected with ValueError otherwise: tokenizer (the
 tokenizer always comes from the model files), skip_tokenizer_init, tensor_parallel_size,
 pipeline_parallel_size, quantization (None or "gguf"), revision, tokenizer_revision.
@@ -41,6 +46,7 @@ class EngineArgs:
     block_size: Optional[int] = None
     kv_cache_memory_bytes: Optional[int] = None
     enable_prefix_caching: bool = True
+    enable_chunked_prefill: Optional[bool] = None
     scheduling_policy: str = "fcfs"
     quantization: Optional[str] = None
     revision: Optional[str] = None
@@ -61,6 +67,15 @@ class EngineArgs:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        if (self.enable_chunked_prefill is False and self.max_num_batched_tokens is not None
+                and self.max_model_len is not None
+                and self.max_num_batched_tokens < self.max_model_len):
+            raise ValueError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) is smaller than "
+                f"max_model_len ({self.max_model_len}). This effectively limits the maximum "
+                "sequence length to max_num_batched_tokens and makes vLLM reject longer "
+                "sequences. Please increase max_num_batched_tokens or decrease max_model_len."
+            )
 
     def _reject_unsupported(self) -> None:
         if self.tokenizer is not None and self.tokenizer != self.model:

@@ -1,8 +1,10 @@
 """The `vllm` console command.
 
-Every subcommand runs the C++ `vllm` program shipped in the package (vllm/bin/vllm),
-which replaces this Python process, so `vllm generate ...` behaves exactly as the C++
-program does. `vllm --version` prints the version here without starting it.
+Every subcommand but `bench` runs the C++ `vllm` program shipped in the package
+(vllm/bin/vllm), which replaces this Python process, so `vllm generate ...` behaves exactly
+as the C++ program does. `vllm bench ...` runs the Python benchmarks
+(vllm.entrypoints.cli.benchmark), and `vllm --version` prints the version here without
+starting the program.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ def main() -> None:
 
         print(__version__)
         return
+    if sys.argv[1:2] == ["bench"]:
+        from vllm.entrypoints.cli.benchmark import main as bench_main
+
+        sys.exit(bench_main(sys.argv[2:]))
     exec_cli(sys.argv[1:])
 
 
