@@ -8,9 +8,6 @@ VLLM_BUILD_TESTS=ON source "$ROOT/scripts/setup_env.sh"
 # The real-model tests read the model from here; with it set, a missing file fails them
 # instead of skipping them.
 export VLLM_TEST_MODEL="$VLLM_DEFAULT_MODEL"
-# Two test binaries run at once on two cores: OpenMP threads that spin while waiting
-# would starve each other, so they sleep instead.
-export OMP_WAIT_POLICY=PASSIVE
 
 stage_start "C++ unit tests (ctest)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 600

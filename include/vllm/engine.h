@@ -20,7 +20,16 @@ class Tokenizer;
 struct ModelConfig;
 
 struct EngineArgs {
-  std::string model;                    // .gguf path, HF directory or short name; empty: default
+  std::string model;                    // .gguf path, HF directory, HF repo id in the local
+                                        // cache, or short name; empty: default
+  std::string revision;                 // branch, tag or commit of a repo id; empty: "main"
+  // Type the weight matrices of safetensors checkpoints are stored in: "auto" (the
+  // checkpoint's dtype), "float32", "bfloat16" or "float16". Activations are float32.
+  std::string dtype = "auto";
+  // Default sampling values of requests: "auto" reads the model's generation_config.json,
+  // "vllm" uses vLLM's own defaults, anything else is a folder holding a
+  // generation_config.json (or that file itself).
+  std::string generation_config = "auto";
   int64_t max_model_len = 0;            // 0: the model's max_position_embeddings
   int max_num_seqs = 256;
   int64_t max_num_batched_tokens = 0;   // 0: derived (max(max_model_len, 2048))
@@ -30,6 +39,10 @@ struct EngineArgs {
   int max_logprobs = 20;                // max logprobs per token a request may ask; -1: no cap
   int64_t seed = 0;                     // unused: unseeded requests draw from std::random_device
   bool enable_prefix_caching = true;    // reuse the KV blocks of prompts' shared prefixes
+  // Split prompts that do not fit in a step's token budget over several steps. Off, a
+  // prompt waits until the whole of it fits, and max_num_batched_tokens must be at least
+  // max_model_len (vLLM's rule).
+  bool enable_chunked_prefill = true;
   std::string scheduling_policy = "fcfs";  // "fcfs" or "priority" (lower value first)
 };
 
@@ -86,6 +99,12 @@ class LLMEngine {
   // Forgets every cached prefix block. Returns false, changing nothing, while requests
   // hold blocks (vLLM's rule). Waits for the engine-core thread.
   bool reset_prefix_cache();
+
+  // SamplingParams whose defaults come from the generation config (see
+  // EngineArgs::generation_config): temperature, top_p, top_k, min_p, repetition_penalty and
+  // max_tokens (from max_new_tokens), as vLLM's LLM.get_default_sampling_params. Frontends
+  // start from these for requests that do not set a value.
+  SamplingParams default_sampling_params() const;
 
   const Tokenizer& tokenizer() const;
   const ModelConfig& model_config() const;

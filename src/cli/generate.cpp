@@ -2,32 +2,48 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
 #include "vllm/engine.h"
 
 namespace vllm::cli {
+namespace {
+
+// `defaults` with the sampling flags the user set written over it.
+SamplingParams apply_sampling_flags(const GenerateOptions& options, SamplingParams defaults) {
+  SamplingParams params = std::move(defaults);
+  if (options.max_tokens) params.max_tokens = *options.max_tokens;
+  if (options.temperature) params.temperature = *options.temperature;
+  if (options.top_p) params.top_p = *options.top_p;
+  if (options.top_k) params.top_k = *options.top_k;
+  if (options.min_p) params.min_p = *options.min_p;
+  if (options.repetition_penalty) params.repetition_penalty = *options.repetition_penalty;
+  params.seed = options.seed;
+  return params;
+}
+
+}  // namespace
 
 int run_generate(const GenerateOptions& options) {
   EngineArgs args;
   args.model = options.model;
+  args.revision = options.revision;
+  args.dtype = options.dtype;
+  args.generation_config = options.generation_config;
+  args.enable_chunked_prefill = options.enable_chunked_prefill;
   args.max_model_len = options.max_model_len;
   args.max_num_seqs = options.max_num_seqs;
   args.kv_cache_memory_bytes = options.kv_cache_memory_bytes;
   args.num_threads = options.num_threads;
-  args.seed = options.seed;
+  if (options.seed) args.seed = *options.seed;
 
-  SamplingParams params;
-  params.max_tokens = options.max_tokens;
-  params.temperature = options.temperature;
-  params.top_p = options.top_p;
-  params.top_k = options.top_k;
-  params.min_p = options.min_p;
-  // Invalid sampling values fail here, before the model is loaded.
-  params.validate();
+  // Checks the flags' values before the model loads, so that a typo fails fast.
+  apply_sampling_flags(options, SamplingParams{}).validate();
 
   LLMEngine engine(std::move(args));
+  const SamplingParams params = apply_sampling_flags(options, engine.default_sampling_params());
   const std::string request_id = "0";
   engine.add_request(request_id, PromptInput{options.prompt, {}}, params);
 

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/client_commands.h"
 #include "cli/commands.h"
 #include "cli/serve_command.h"
 
@@ -26,23 +27,25 @@ void add_generate_options(CLI::App& command, vllm::cli::GenerateOptions& options
   command.add_option("--model", options.model,
                      "Path of a .gguf file or HF model directory; the default model in "
                      "the cache when omitted");
+  vllm::cli::add_model_source_options(command, options.revision, options.dtype,
+                                      options.generation_config);
+  // Unset sampling flags take the model's generation-config defaults, else vLLM's.
   command.add_option("--max-tokens", options.max_tokens,
-                     "Maximum number of tokens to generate")
-      ->capture_default_str();
+                     "Maximum number of tokens to generate (default 16)");
   command.add_option("--temperature", options.temperature,
-                     "Sampling temperature; 0 means greedy")
-      ->capture_default_str();
+                     "Sampling temperature; 0 means greedy (default 1)");
   command.add_option("--top-p", options.top_p, "Cumulative probability of the top tokens "
-                     "to sample from, in (0, 1]")
-      ->capture_default_str();
+                     "to sample from, in (0, 1] (default 1)");
   command.add_option("--top-k", options.top_k,
-                     "Number of top tokens to sample from; 0 or -1 means all")
-      ->capture_default_str();
+                     "Number of top tokens to sample from; 0 or -1 means all (default 0)");
   command.add_option("--min-p", options.min_p,
-                     "Minimum token probability relative to the most likely token, in [0, 1]")
-      ->capture_default_str();
-  command.add_option("--seed", options.seed, "Seed of the random generator for sampling")
-      ->capture_default_str();
+                     "Minimum token probability relative to the most likely token, in [0, 1] "
+                     "(default 0)");
+  command.add_option("--repetition-penalty", options.repetition_penalty,
+                     "Divides the positive and multiplies the negative logits of tokens "
+                     "already seen (default 1)");
+  command.add_option("--seed", options.seed,
+                     "Seed of the random generator for sampling; unseeded runs differ");
   command.add_option("--max-model-len", options.max_model_len,
                      "Context length in tokens (prompt plus output); 0 uses the model's")
       ->capture_default_str();
@@ -56,15 +59,17 @@ void add_generate_options(CLI::App& command, vllm::cli::GenerateOptions& options
   command.add_option("--threads", options.num_threads,
                      "Number of CPU threads; 0 uses every available core")
       ->capture_default_str();
-  // TODO(chat-template): add --chat once the Jinja chat-template renderer exists.
+  command.add_flag("--enable-chunked-prefill,!--no-enable-chunked-prefill",
+                   options.enable_chunked_prefill,
+                   "Split long prompts over several steps (default on)");
 }
 
-// Registers a subcommand that vLLM has but this build does not, so that `vllm --help`
-// lists it and running it prints that it is not implemented, instead of failing as an
-// unknown command.
-void add_unavailable_command(CLI::App& app, const std::string& name,
+// Registers `vllm bench`, which the Python package runs (vllm.benchmarks) before this
+// program starts, so that `vllm --help` lists it and running this binary directly says
+// where the command lives instead of failing as an unknown command.
+void add_python_only_command(CLI::App& app, const std::string& name,
                              const std::string& description, bool& selected) {
-  CLI::App* command = app.add_subcommand(name, description + " (not implemented yet)");
+  CLI::App* command = app.add_subcommand(name, description);
   command->allow_extras();
   command->prefix_command();
   command->callback([&selected] { selected = true; });
@@ -83,14 +88,14 @@ int main(int argc, char** argv) {
       "generate", "Generate a completion of one prompt and stream it to stdout");
   add_generate_options(*generate, generate_options);
 
-  bool unavailable_selected = false;
+  bool python_only_selected = false;
   vllm::server::ServerArgs serve_args;
   CLI::App* serve = vllm::cli::add_serve_command(app, serve_args);
-  add_unavailable_command(app, "chat", "Chat with a running server", unavailable_selected);
-  add_unavailable_command(app, "complete", "Complete a prompt with a running server",
-                          unavailable_selected);
-  add_unavailable_command(app, "bench", "Benchmark latency, throughput or serving",
-                          unavailable_selected);
+  vllm::cli::ClientOptions client_options;
+  CLI::App* chat = vllm::cli::add_chat_command(app, client_options);
+  CLI::App* complete = vllm::cli::add_complete_command(app, client_options);
+  add_python_only_command(app, "bench", "Benchmark latency, throughput or serving",
+                          python_only_selected);
 
   try {
     app.parse(argc, argv);
@@ -100,15 +105,19 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : kExitUsage;
   }
 
-  if (unavailable_selected) {
+  if (python_only_selected) {
     const std::string name = app.get_subcommands().front()->get_name();
-    std::fprintf(stderr, "Error: `vllm %s` is not implemented yet in this build.\n",
-                 name.c_str());
+    std::fprintf(stderr,
+                 "Error: `vllm %s` runs in Python: use the `vllm` command that pip installs "
+                 "(python -m vllm.entrypoints.cli.main %s ...), not this binary.\n",
+                 name.c_str(), name.c_str());
     return kExitUsage;
   }
 
   try {
     if (serve->parsed()) return vllm::cli::run_serve(serve_args);
+    if (chat->parsed()) return vllm::cli::run_chat(client_options);
+    if (complete->parsed()) return vllm::cli::run_complete(client_options);
     return vllm::cli::run_generate(generate_options);
   } catch (const std::exception& error) {
     std::fflush(stdout);

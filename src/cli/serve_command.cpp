@@ -1,5 +1,8 @@
 #include "cli/serve_command.h"
 
+#include <map>
+
+#include "cli/commands.h"
 #include "server/api_server.h"
 
 #ifndef VLLM_VERSION
@@ -7,6 +10,28 @@
 #endif
 
 namespace vllm::cli {
+
+void add_model_source_options(CLI::App& command, std::string& revision, std::string& dtype,
+                              std::string& generation_config) {
+  command.add_option("--revision", revision,
+                     "Branch, tag or commit of a Hugging Face repo id in the local cache; "
+                     "\"main\" when omitted");
+  // vLLM's aliases map to the engine's names; the engine's names pass unchanged.
+  const std::map<std::string, std::string> dtypes = {
+      {"auto", "auto"},         {"float32", "float32"}, {"float", "float32"},
+      {"bfloat16", "bfloat16"}, {"float16", "float16"}, {"half", "float16"}};
+  command.add_option("--dtype", dtype,
+                     "Type of the weight matrices of safetensors checkpoints: auto (the "
+                     "checkpoint's), float32 (float), bfloat16 or float16 (half); GGUF files "
+                     "keep their tensor types")
+      ->transform(CLI::CheckedTransformer(dtypes))
+      ->capture_default_str();
+  command.add_option("--generation-config", generation_config,
+                     "Default sampling values of requests: auto (the model's "
+                     "generation_config.json), vllm (vLLM's defaults) or a folder holding a "
+                     "generation_config.json")
+      ->capture_default_str();
+}
 
 CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
   CLI::App* serve = app.add_subcommand("serve", "Start the OpenAI-compatible HTTP server");
@@ -17,6 +42,7 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
                     "Path of a .gguf file or HF model directory; the default model in the "
                     "cache when omitted");
   serve->add_option("--model", engine.model, "Same as the positional MODEL");
+  add_model_source_options(*serve, engine.revision, engine.dtype, engine.generation_config);
   serve->add_option("--host", args.host, "Address to listen on")->capture_default_str();
   serve->add_option("--port", args.port, "TCP port to listen on")->capture_default_str();
   serve->add_option("--served-model-name", args.served_model_name,
@@ -27,6 +53,9 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
   serve->add_option("--chat-template", args.chat_template,
                     "Jinja2 chat template, as a file path or the template text; the model's "
                     "template when omitted");
+  serve->add_flag("--enable-prompt-tokens-details", args.enable_prompt_tokens_details,
+                  "Report usage.prompt_tokens_details.cached_tokens (prompt tokens served "
+                  "from the prefix cache)");
   serve->add_option("--max-model-len", engine.max_model_len,
                     "Context length in tokens (prompt plus output); 0 uses the model's")
       ->capture_default_str();
@@ -52,6 +81,10 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
   serve->add_flag("--enable-prefix-caching,!--no-enable-prefix-caching",
                   engine.enable_prefix_caching,
                   "Reuse the KV cache blocks of earlier requests' shared prefixes (default on)");
+  serve->add_flag("--enable-chunked-prefill,!--no-enable-chunked-prefill",
+                  engine.enable_chunked_prefill,
+                  "Split long prompts over several steps so that running requests keep "
+                  "decoding (default on)");
   serve->add_option("--scheduling-policy", engine.scheduling_policy,
                     "Request order: fcfs (first come, first served) or priority (lower "
                     "`priority` value first)")
@@ -87,6 +120,16 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
                     "Seconds one write to a client may take before the connection is closed "
                     "(and its request aborted)")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve->add_option("--max-json-depth", limits.max_json_depth,
+                    "Deepest nesting of arrays and objects in a request body; deeper bodies "
+                    "get 400")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve->add_option("--max-waiting-requests", limits.max_waiting_requests,
+                    "Generation requests that may wait beyond the --max-num-seqs running ones; "
+                    "further requests get 503")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   return serve;
 }

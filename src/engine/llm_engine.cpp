@@ -1,6 +1,9 @@
 // LLMEngine: input processing and validation on the caller's thread, generation on the
 // engine-core thread, detokenization in get_outputs.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -10,11 +13,15 @@
 
 #include "core/errors.h"
 #include "core/logging.h"
+#include "core/thread_pool.h"
 #include "engine/engine_core.h"
 #include "engine/kv_cache_budget.h"
 #include "engine/output_processor.h"
 #include "model_loader/gguf.h"
+#include "model_loader/model_resolver.h"
 #include "models/model.h"
+#include "models/model_config_hf.h"
+#include "models/registry.h"
 #include "tokenizer/tokenizer.h"
 #include "vllm/engine.h"
 
@@ -52,13 +59,20 @@ void resolve_defaults(EngineArgs& args, const ModelConfig& config) {
   if (args.max_num_batched_tokens == 0) {
     args.max_num_batched_tokens = std::max(args.max_model_len, kMinDefaultBatchedTokens);
   }
+  if (!args.enable_chunked_prefill && args.max_num_batched_tokens < args.max_model_len) {
+    throw InvalidArgument(fmt::format(
+        "max_num_batched_tokens ({}) is smaller than max_model_len ({}) with chunked prefill "
+        "disabled, so longer prompts could never be scheduled. Increase "
+        "max_num_batched_tokens, decrease max_model_len or enable chunked prefill.",
+        args.max_num_batched_tokens, args.max_model_len));
+  }
   if (args.scheduling_policy != "fcfs" && args.scheduling_policy != "priority") {
     throw InvalidArgument(fmt::format(
         "scheduling_policy must be \"fcfs\" or \"priority\", got \"{}\".",
         args.scheduling_policy));
   }
   if (args.num_threads <= 0) {
-    args.num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    args.num_threads = available_cores();
   }
 }
 
@@ -72,12 +86,85 @@ uint64_t sample_generator_seed(const SamplingParams& params, int index) {
   return (static_cast<uint64_t>(device()) << 32) ^ device();
 }
 
+struct LoadedModel {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  GenerationDefaults generation_defaults;
+};
+
+std::string read_text_file(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ModelLoadError(fmt::format("failed to open '{}'", path.string()));
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return buffer.str();
+}
+
+// Reads the sampling defaults that `generation_config` selects (see EngineArgs).
+GenerationDefaults load_generation_defaults(const std::string& generation_config,
+                                            const std::string& model_path, bool is_directory) {
+  namespace fs = std::filesystem;
+  if (generation_config == "vllm") return {};
+  fs::path path;
+  if (generation_config == "auto") {
+    if (!is_directory) return {};  // GGUF files carry no generation config
+    path = fs::path(model_path) / "generation_config.json";
+    if (!fs::exists(path)) return {};
+  } else {
+    path = fs::path(generation_config);
+    if (fs::is_directory(path)) path /= "generation_config.json";
+    if (!fs::is_regular_file(path)) {
+      throw InvalidArgument(fmt::format(
+          "generation_config '{}' is not \"auto\", \"vllm\" or a folder with a "
+          "generation_config.json ({} not found)",
+          generation_config, path.string()));
+    }
+  }
+  GenerationDefaults defaults = parse_generation_config(read_text_file(path), path.string());
+  if (!defaults.empty()) {
+    VLLM_LOG_INFO(
+        "Default sampling parameters come from the model's generation config {}; pass "
+        "--generation-config vllm to use vLLM's defaults instead",
+        path.string());
+  }
+  return defaults;
+}
+
+// Loads the model and tokenizer from a .gguf file or a Hugging Face model directory.
+LoadedModel load_model(const std::string& model_path, const EngineArgs& args) {
+  LoadedModel loaded;
+  const bool is_directory = std::filesystem::is_directory(model_path);
+  if (is_directory) {
+    const std::filesystem::path tokenizer_path =
+        std::filesystem::path(model_path) / "tokenizer.json";
+    if (!std::filesystem::is_regular_file(tokenizer_path)) {
+      throw ModelLoadError(fmt::format(
+          "{}: missing tokenizer.json; only Hugging Face fast tokenizers are supported",
+          model_path));
+    }
+    loaded.model = load_hf_model(model_path, args.dtype);
+    loaded.tokenizer = load_hf_tokenizer(tokenizer_path.string());
+  } else {
+    if (args.dtype != "auto" && args.dtype != "float32") {
+      VLLM_LOG_WARN("dtype {} is ignored for GGUF files, whose tensors keep their file types",
+                    args.dtype);
+    }
+    std::shared_ptr<GGUFFile> gguf = GGUFFile::open(model_path);
+    loaded.model = load_gguf_model(gguf);
+    loaded.tokenizer = load_gguf_tokenizer(*gguf);
+  }
+  loaded.generation_defaults =
+      load_generation_defaults(args.generation_config, model_path, is_directory);
+  return loaded;
+}
+
 }  // namespace
 
 struct LLMEngine::Impl {
   EngineArgs args;
   ModelConfig model_config;
   std::unique_ptr<Tokenizer> tokenizer;
+  GenerationDefaults generation_defaults;
   std::unique_ptr<EngineCore> core;
 
   std::mutex mutex;  // guards output_processor
@@ -126,6 +213,7 @@ LLMEngine::Impl::Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
   scheduler_config.num_blocks = num_blocks;
   scheduler_config.block_size = args.block_size;
   scheduler_config.enable_prefix_caching = args.enable_prefix_caching;
+  scheduler_config.enable_chunked_prefill = args.enable_chunked_prefill;
   scheduler_config.policy = args.scheduling_policy == "priority" ? SchedulingPolicy::PRIORITY
                                                                  : SchedulingPolicy::FCFS;
   VLLM_LOG_INFO("prefix caching {}, scheduling policy {}",
@@ -245,12 +333,11 @@ void LLMEngine::Impl::tokenize_bad_words(SamplingParams& params) const {
 }
 
 LLMEngine::LLMEngine(EngineArgs args) {
-  const std::string model_path = resolve_model_path(args.model);
-  std::shared_ptr<GGUFFile> gguf = GGUFFile::open(model_path);
-  std::unique_ptr<Model> model = load_gguf_model(gguf);
-  std::unique_ptr<Tokenizer> tokenizer = load_gguf_tokenizer(*gguf);
-  impl_ = std::make_unique<Impl>(std::move(args), std::move(model), std::move(tokenizer),
-                                 model_path);
+  const std::string model_path = resolve_model_path_at_revision(args.model, args.revision);
+  LoadedModel loaded = load_model(model_path, args);
+  impl_ = std::make_unique<Impl>(std::move(args), std::move(loaded.model),
+                                 std::move(loaded.tokenizer), model_path);
+  impl_->generation_defaults = loaded.generation_defaults;
 }
 
 LLMEngine::LLMEngine(EngineArgs args, std::unique_ptr<Model> model,
@@ -346,6 +433,18 @@ bool LLMEngine::has_unfinished_requests() const {
 }
 
 bool LLMEngine::reset_prefix_cache() { return impl_->core->reset_prefix_cache(); }
+
+SamplingParams LLMEngine::default_sampling_params() const {
+  const GenerationDefaults& defaults = impl_->generation_defaults;
+  SamplingParams params;
+  if (defaults.temperature) params.temperature = *defaults.temperature;
+  if (defaults.top_p) params.top_p = *defaults.top_p;
+  if (defaults.top_k) params.top_k = static_cast<int>(*defaults.top_k);
+  if (defaults.min_p) params.min_p = *defaults.min_p;
+  if (defaults.repetition_penalty) params.repetition_penalty = *defaults.repetition_penalty;
+  if (defaults.max_new_tokens) params.max_tokens = static_cast<int>(*defaults.max_new_tokens);
+  return params;
+}
 
 const Tokenizer& LLMEngine::tokenizer() const { return *impl_->tokenizer; }
 const ModelConfig& LLMEngine::model_config() const { return impl_->model_config; }

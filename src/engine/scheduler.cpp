@@ -103,10 +103,11 @@ void Scheduler::schedule_waiting(SchedulerOutput& output, int64_t& token_budget)
     if (request->num_computed_tokens == 0) {
       computed = kv_cache_manager_.get_computed_blocks(*request);
     }
-    const int64_t num_new_tokens =
-        std::min(request->num_tokens() - request->num_computed_tokens -
-                     computed.num_computed_tokens,
-                 token_budget);
+    const int64_t num_remaining =
+        request->num_tokens() - request->num_computed_tokens - computed.num_computed_tokens;
+    // Without chunked prefill the prompt waits for a step with room for all of it.
+    if (!config_.enable_chunked_prefill && num_remaining > token_budget) break;
+    const int64_t num_new_tokens = std::min(num_remaining, token_budget);
     if (!kv_cache_manager_.allocate_slots(*request, num_new_tokens, computed).has_value()) {
       break;
     }

@@ -28,6 +28,7 @@ struct SchedulerConfig {
   int64_t num_blocks = 0;                 // KV cache blocks, the null block included
   int64_t block_size = 16;                // tokens per block
   bool enable_prefix_caching = true;
+  bool enable_chunked_prefill = true;     // off: a prompt is scheduled whole or not at all
   SchedulingPolicy policy = SchedulingPolicy::FCFS;
 };
 

@@ -3,17 +3,13 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
-#include <atomic>
-
-#include <omp.h>
 
 #include "core/errors.h"
+#include "core/thread_pool.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace vllm {
 namespace {
-
-std::atomic<int> g_num_threads{std::max(1, omp_get_num_procs())};
 
 void require_cpu(Device device, const char* op) {
   if (device != Device::kCpu) {
@@ -52,10 +48,10 @@ void set_num_threads(int num_threads) {
   if (num_threads < 1) {
     throw InvalidArgument(fmt::format("num_threads must be at least 1, got {}", num_threads));
   }
-  g_num_threads.store(num_threads, std::memory_order_relaxed);
+  ThreadPool::global().resize(num_threads);
 }
 
-int num_threads() { return g_num_threads.load(std::memory_order_relaxed); }
+int num_threads() { return ThreadPool::global().num_threads(); }
 
 int64_t WeightMatrix::row_bytes() const {
   auto traits = ggml_type_traits(static_cast<uint32_t>(type));

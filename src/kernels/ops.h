@@ -20,7 +20,8 @@ enum class Device { kCpu, kCuda };
 
 std::string_view device_name(Device device);
 
-// Sets the number of threads the CPU kernels use (at least 1). Results do not depend on it.
+// Sets the number of threads the CPU kernels use (at least 1; default: the cores this process
+// may run on). Restarts the kernels' thread pool. Results do not depend on it.
 void set_num_threads(int num_threads);
 int num_threads();
 

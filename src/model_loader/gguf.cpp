@@ -263,6 +263,12 @@ class GGUFParser {
                        remaining()));
     }
 
+    if (count > kGGUFMaxArrayElements - num_array_elements_) {
+      fail(fmt::format("array '{}' has {} elements, which brings the metadata arrays above the "
+                       "limit of {} elements in all", key, count, kGGUFMaxArrayElements));
+    }
+    num_array_elements_ += count;
+
     GGUFArray array{element_type, {}};
     array.elements.reserve(count);
     for (uint64_t i = 0; i < count; ++i) {
@@ -376,6 +382,7 @@ class GGUFParser {
   uint64_t pos_ = 0;
   uint64_t num_tensors_ = 0;
   uint64_t num_key_values_ = 0;
+  uint64_t num_array_elements_ = 0;   // summed over all arrays read so far
 };
 
 std::shared_ptr<GGUFFile> GGUFFile::open(const std::string& path) {

@@ -22,6 +22,10 @@ inline constexpr uint32_t kGGUFDefaultAlignment = 32;       // when general.alig
 inline constexpr uint64_t kGGUFMaxKeyLength = 1ull << 20;           // keys and tensor names
 inline constexpr uint64_t kGGUFMaxStringValueLength = 64ull << 20;  // string values
 inline constexpr int kGGUFMaxArrayDepth = 8;   // an array directly in a key/value is depth 1
+// Array elements summed over all metadata arrays. Each element takes about 48 bytes in
+// memory against 1 byte in the file, so the file size alone would allow a 1 GB file to
+// claim 48 GB. Real vocabularies (tokens, scores, types, merges) stay below 2 million.
+inline constexpr uint64_t kGGUFMaxArrayElements = 1ull << 24;
 inline constexpr uint32_t kGGUFMaxDims = 4;
 
 // Metadata value types, numbered as in the GGUF format.

@@ -8,7 +8,10 @@
 #include <system_error>
 #include <vector>
 
+#include <fmt/ranges.h>
+
 #include "core/errors.h"
+#include "model_loader/hf_cache.h"
 #include "vllm/engine.h"
 
 namespace vllm {
@@ -81,6 +84,11 @@ std::string default_model_path() {
 }
 
 std::string resolve_model_path(const std::string& model) {
+  return resolve_model_path_at_revision(model, "");
+}
+
+std::string resolve_model_path_at_revision(const std::string& model,
+                                           const std::string& revision) {
   // A local path wins over a model name, as in vLLM, so that a directory named like the
   // default model is loaded from disk.
   std::error_code error;
@@ -94,6 +102,11 @@ std::string resolve_model_path(const std::string& model) {
     }
   }
 
+  HfCacheLookup lookup = find_in_hf_cache(model, revision);
+  if (lookup.snapshot) {
+    return resolve_directory(*lookup.snapshot);
+  }
+
   if (is_default_model_name(model)) {
     std::string path = default_model_path();
     if (!fs::is_regular_file(path, error)) {
@@ -105,9 +118,19 @@ std::string resolve_model_path(const std::string& model) {
     return path;
   }
 
+  if (looks_like_repo_id(model)) {
+    throw ModelLoadError(fmt::format(
+        "model '{}' (revision {}) not found: not a local path, and not in the Hugging Face "
+        "cache (looked for {}); downloading is not supported, so fetch it into the cache "
+        "first (for example with `huggingface-cli download {}`), set HF_HUB_CACHE or HF_HOME, "
+        "or pass a local directory",
+        model, revision.empty() ? "main" : revision, fmt::join(lookup.searched, " and "),
+        model));
+  }
   throw ModelLoadError(fmt::format(
       "model '{}' not found: no such file or directory, and not a known model name; pass a "
-      ".gguf file, a model directory, or {} (fetched with {})",
+      ".gguf file, a model directory, a Hugging Face repo id in the local cache, or {} "
+      "(fetched with {})",
       model, kDefaultModelName, kFetchDefaultModelCommand));
 }
 

@@ -18,4 +18,9 @@ std::string vllm_cache_root();
 // Returns where tools/fetch_default_model.sh puts the default model.
 std::string default_model_path();
 
+// resolve_model_path with a revision for repo ids in the Hugging Face cache (a branch, tag
+// or commit hash; empty means "main"). Order: a local file or directory, then the repo id
+// in the Hugging Face cache (see hf_cache.h), then the default model's names.
+std::string resolve_model_path_at_revision(const std::string& model, const std::string& revision);
+
 }  // namespace vllm

@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "core/errors.h"
@@ -20,10 +21,13 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
              num_layers, num_blocks, block_size, num_kv_heads, head_dim);
   const auto num_floats = static_cast<size_t>(num_layers * 2 * num_blocks * block_size *
                                               num_kv_heads * head_dim);
-  storage_.reset(static_cast<float*>(std::calloc(num_floats, sizeof(float))));
+  storage_.reset(static_cast<float*>(std::malloc(num_floats * sizeof(float))));
   if (storage_ == nullptr) {
     throw std::bad_alloc();
   }
+  // Writing every page now makes the whole budget resident at start-up, as a GPU allocation
+  // would be, so that resident memory does not creep up later as blocks are first used.
+  std::memset(storage_.get(), 0, num_floats * sizeof(float));
 }
 
 void KVCache::FreeDeleter::operator()(float* pointer) const { std::free(pointer); }

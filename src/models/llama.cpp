@@ -6,6 +6,7 @@
 #include "core/logging.h"
 #include "model_loader/gguf.h"
 #include "models/gguf_weights.h"
+#include "models/hf_weights.h"
 
 namespace vllm {
 namespace {
@@ -72,6 +73,59 @@ LlamaForCausalLM::LlamaForCausalLM(std::shared_ptr<GGUFFile> gguf, const ModelCo
     VLLM_LOG_WARN("{}: {} tensors in the file, the model reads {}", file.path(),
                   file.tensors().size(), expected);
   }
+}
+
+LlamaForCausalLM::LlamaForCausalLM(std::shared_ptr<HfWeights> weights, const ModelConfig& config)
+    : hf_weights_(std::move(weights)), config_(config) {
+  HfWeights& file = *hf_weights_;
+  const int64_t hidden = config_.hidden_size;
+  const int64_t num_heads = config_.num_attention_heads;
+  const int64_t num_kv_heads = config_.num_key_value_heads;
+  const int64_t head_dim = config_.head_dim;
+  const int64_t q_size = num_heads * head_dim;
+  const int64_t kv_size = num_kv_heads * head_dim;
+  const int64_t intermediate = config_.intermediate_size;
+  auto linear = [&](const std::string& name, int64_t out_features, int64_t in_features) {
+    return Linear(std::make_unique<BlockQuantLinearMethod>(
+        file.matrix(name, out_features, in_features)));
+  };
+  auto rotary_linear = [&](const std::string& name, int64_t heads) {
+    return Linear(std::make_unique<BlockQuantLinearMethod>(
+        file.rotary_matrix(name, heads, head_dim, hidden)));
+  };
+
+  const WeightMatrix embedding = file.matrix("model.embed_tokens.weight", config_.vocab_size,
+                                             hidden);
+  embed_tokens_ = VocabEmbedding(embedding);
+  layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const std::string p = fmt::format("model.layers.{}.", i);
+    LlamaDecoderLayer& layer = layers_[i];
+    layer.input_layernorm =
+        RMSNorm(file.vector(p + "input_layernorm.weight", hidden), config_.rms_norm_eps);
+    layer.q_proj = rotary_linear(p + "self_attn.q_proj.weight", num_heads);
+    layer.k_proj = rotary_linear(p + "self_attn.k_proj.weight", num_kv_heads);
+    layer.v_proj = linear(p + "self_attn.v_proj.weight", kv_size, hidden);
+    layer.o_proj = linear(p + "self_attn.o_proj.weight", hidden, q_size);
+    layer.attn = Attention(i, num_heads, num_kv_heads, head_dim);
+    layer.post_attention_layernorm =
+        RMSNorm(file.vector(p + "post_attention_layernorm.weight", hidden), config_.rms_norm_eps);
+    layer.gate_proj = linear(p + "mlp.gate_proj.weight", intermediate, hidden);
+    layer.up_proj = linear(p + "mlp.up_proj.weight", intermediate, hidden);
+    layer.down_proj = linear(p + "mlp.down_proj.weight", hidden, intermediate);
+  }
+  norm_ = RMSNorm(file.vector("model.norm.weight", hidden), config_.rms_norm_eps);
+  lm_head_ = config_.tie_word_embeddings
+                 ? Linear(std::make_unique<BlockQuantLinearMethod>(embedding))
+                 : linear("lm_head.weight", config_.vocab_size, hidden);
+  rotary_emb_ = RotaryEmbedding(config_.head_dim, config_.rope_theta);
+
+  // Rotary inverse frequencies are recomputed from rope_theta, and with tied embeddings a
+  // saved lm_head.weight is a copy of the embeddings, as vLLM treats both.
+  const bool tied = config_.tie_word_embeddings;
+  file.check_all_read([tied](const std::string& name) {
+    return name.ends_with(".rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
+  });
 }
 
 void LlamaForCausalLM::resize_scratch(int64_t num_tokens) {
@@ -145,6 +199,11 @@ void LlamaForCausalLM::forward(const ForwardBatch& batch, KVCache& kv_cache,
 std::unique_ptr<Model> load_llama_from_gguf(std::shared_ptr<GGUFFile> gguf,
                                             const ModelConfig& config) {
   return std::make_unique<LlamaForCausalLM>(std::move(gguf), config);
+}
+
+std::unique_ptr<Model> load_llama_from_hf(std::shared_ptr<HfWeights> weights,
+                                          const ModelConfig& config) {
+  return std::make_unique<LlamaForCausalLM>(std::move(weights), config);
 }
 
 }  // namespace vllm

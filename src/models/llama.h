@@ -1,4 +1,4 @@
-// Llama decoder-only transformer (LlamaForCausalLM) over GGUF weights.
+// Llama decoder-only transformer (LlamaForCausalLM) over GGUF or HF safetensors weights.
 #pragma once
 
 #include <memory>
@@ -16,6 +16,7 @@
 namespace vllm {
 
 class GGUFFile;
+class HfWeights;
 
 struct LlamaDecoderLayer {
   RMSNorm input_layernorm;
@@ -29,6 +30,10 @@ class LlamaForCausalLM : public Model {
  public:
   // Reads and shape-checks every tensor. Weights stay in the mapping held by `gguf`.
   LlamaForCausalLM(std::shared_ptr<GGUFFile> gguf, const ModelConfig& config);
+  // Reads the HF parameter names (model.layers.N.self_attn.q_proj.weight, ...). q_proj and
+  // k_proj rows are reordered into the rotary layout of GGUF files, so that both formats
+  // share one rotary kernel. Throws ModelLoadError for missing, misshapen or unused tensors.
+  LlamaForCausalLM(std::shared_ptr<HfWeights> weights, const ModelConfig& config);
 
   const ModelConfig& config() const override { return config_; }
   void forward(const ForwardBatch& batch, KVCache& kv_cache, std::span<float> logits) override;
@@ -39,6 +44,7 @@ class LlamaForCausalLM : public Model {
   void run_layer(const LlamaDecoderLayer& layer, const ForwardBatch& batch, KVCache& kv_cache);
 
   std::shared_ptr<GGUFFile> gguf_;  // keeps the weight mapping alive
+  std::shared_ptr<HfWeights> hf_weights_;  // keeps the mappings and reordered copies alive
   ModelConfig config_;
   VocabEmbedding embed_tokens_;
   std::vector<LlamaDecoderLayer> layers_;
@@ -64,5 +70,8 @@ class LlamaForCausalLM : public Model {
 // Registry entry point: builds a LlamaForCausalLM from a GGUF file.
 std::unique_ptr<Model> load_llama_from_gguf(std::shared_ptr<GGUFFile> gguf,
                                             const ModelConfig& config);
+// Registry entry point: builds a LlamaForCausalLM from an HF safetensors checkpoint.
+std::unique_ptr<Model> load_llama_from_hf(std::shared_ptr<HfWeights> weights,
+                                          const ModelConfig& config);
 
 }  // namespace vllm

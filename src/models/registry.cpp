@@ -5,13 +5,15 @@
 #include "core/errors.h"
 #include "core/logging.h"
 #include "model_loader/gguf.h"
+#include "models/hf_weights.h"
 #include "models/llama.h"
+#include "models/model_config_hf.h"
 
 namespace vllm {
 namespace {
 
 const std::array<ModelRegistration, 1> kModels = {{
-    {"LlamaForCausalLM", "llama", "llama", &load_llama_from_gguf},
+    {"LlamaForCausalLM", "llama", "llama", &load_llama_from_gguf, &load_llama_from_hf},
 }};
 
 }  // namespace
@@ -47,6 +49,20 @@ std::unique_ptr<Model> load_gguf_model(std::shared_ptr<GGUFFile> gguf) {
                 config.architecture, gguf->path(), config.num_hidden_layers, config.hidden_size,
                 config.num_attention_heads, config.num_key_value_heads, config.vocab_size);
   return registration->load_gguf(std::move(gguf), config);
+}
+
+std::unique_ptr<Model> load_hf_model(const std::string& directory, const std::string& dtype) {
+  const std::optional<GGMLType> weight_type = parse_weight_dtype(dtype);
+  const ModelConfig config = load_hf_config(directory);
+  const auto registration = find_model_by_architecture(config.architecture);
+  VLLM_CHECK(registration.has_value(), "architecture {} resolved but not registered",
+             config.architecture);
+  auto weights = std::make_shared<HfWeights>(SafetensorsCheckpoint::open(directory), weight_type);
+  VLLM_LOG_INFO("Loading {} from {}: {} layers, hidden {}, {} heads ({} KV), vocab {}, weights {}",
+                config.architecture, directory, config.num_hidden_layers, config.hidden_size,
+                config.num_attention_heads, config.num_key_value_heads, config.vocab_size,
+                weight_type ? ggml_type_name(*weight_type) : "in checkpoint dtype");
+  return registration->load_hf(std::move(weights), config);
 }
 
 }  // namespace vllm

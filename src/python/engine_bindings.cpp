@@ -25,6 +25,9 @@ void bind_engine_args(py::module_& m) {
   py::class_<EngineArgs>(m, "EngineArgs")
       .def(py::init<>())
       .def_readwrite("model", &EngineArgs::model)
+      .def_readwrite("revision", &EngineArgs::revision)
+      .def_readwrite("dtype", &EngineArgs::dtype)
+      .def_readwrite("generation_config", &EngineArgs::generation_config)
       .def_readwrite("max_model_len", &EngineArgs::max_model_len)
       .def_readwrite("max_num_seqs", &EngineArgs::max_num_seqs)
       .def_readwrite("max_num_batched_tokens", &EngineArgs::max_num_batched_tokens)
@@ -33,6 +36,7 @@ void bind_engine_args(py::module_& m) {
       .def_readwrite("num_threads", &EngineArgs::num_threads)
       .def_readwrite("seed", &EngineArgs::seed)
       .def_readwrite("enable_prefix_caching", &EngineArgs::enable_prefix_caching)
+      .def_readwrite("enable_chunked_prefill", &EngineArgs::enable_chunked_prefill)
       .def_readwrite("scheduling_policy", &EngineArgs::scheduling_policy);
 }
 
@@ -45,7 +49,9 @@ void bind_engine_stats(py::module_& m) {
       .def_readonly("num_running", &EngineStats::num_running)
       .def_readonly("num_waiting", &EngineStats::num_waiting)
       .def_readonly("num_free_blocks", &EngineStats::num_free_blocks)
-      .def_readonly("num_total_blocks", &EngineStats::num_total_blocks);
+      .def_readonly("num_total_blocks", &EngineStats::num_total_blocks)
+      .def_readonly("prefix_cache_queries", &EngineStats::prefix_cache_queries)
+      .def_readonly("prefix_cache_hits", &EngineStats::prefix_cache_hits);
 }
 
 void bind_model_config(py::module_& m) {
@@ -159,6 +165,9 @@ void bind_engine(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def("has_unfinished_requests", &LLMEngine::has_unfinished_requests)
       .def("stats", &LLMEngine::stats)
+      .def("default_sampling_params", &LLMEngine::default_sampling_params,
+           "SamplingParams whose temperature, top_p, top_k, min_p, repetition_penalty and "
+           "max_tokens come from the generation config (EngineArgs.generation_config).")
       .def_property_readonly("tokenizer", &LLMEngine::tokenizer,
                              py::return_value_policy::reference_internal)
       // Copies, so that writing a field in Python cannot change the running engine.

@@ -65,7 +65,10 @@ int run_api_server(const ServerArgs& args) {
   context.model_root = args.engine.model.empty() ? resolve_model_path("") : args.engine.model;
   context.version = args.version;
   context.api_key = args.api_key;
+  context.enable_prompt_tokens_details = args.enable_prompt_tokens_details;
   context.max_model_len = engine.args().max_model_len;
+  context.max_json_depth = args.limits.max_json_depth;
+  context.max_waiting_requests = args.limits.max_waiting_requests;
   context.created = unix_time_seconds();
   context.engine = &engine;
   context.client = &client;
@@ -77,6 +80,14 @@ int run_api_server(const ServerArgs& args) {
   } else {
     VLLM_LOG_WARN("the model has no chat template and --chat-template is not set, so "
                   "/v1/chat/completions will reject requests");
+  }
+
+  if (const auto overridden = overridden_sampling_defaults(engine.default_sampling_params());
+      !overridden.empty()) {
+    VLLM_LOG_INFO("Default sampling parameters have been overridden by the model's Hugging Face "
+                  "generation config recommended from the model creator: {}. If this is not "
+                  "intended, relaunch with `--generation-config vllm`.",
+                  overridden.dump());
   }
 
   Router router(context);
@@ -94,7 +105,7 @@ int run_api_server(const ServerArgs& args) {
 
   VLLM_LOG_INFO("Available routes: GET /health, GET /version, GET /v1/models, GET /metrics, "
                 "POST /v1/completions, POST /v1/chat/completions, POST /tokenize, "
-                "POST /detokenize");
+                "POST /detokenize, POST /reset_prefix_cache");
   VLLM_LOG_INFO("Starting vLLM API server on http://{}:{}", args.host, server.port());
   server.run(std::max(1, args.num_io_threads));
   client.stop();

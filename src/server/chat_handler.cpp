@@ -9,9 +9,6 @@
 
 namespace vllm::server {
 
-void log_unknown_fields(const nlohmann::ordered_json& body, bool chat,
-                        const std::string& request_id);
-
 namespace {
 
 // The special tokens HF passes to every chat template.
@@ -62,24 +59,39 @@ std::string render_chat_prompt(const ServerContext& context, const ChatRequest& 
 
 void handle_chat_completions(ServerContext& context, const HttpRequest& request,
                              std::shared_ptr<ResponseWriter> writer) {
-  const nlohmann::ordered_json body = parse_json_body(request.message.body());
-  ChatRequest chat = parse_chat_request(body);
+  const nlohmann::ordered_json body = parse_json_body(request.message.body(), context.max_json_depth);
+  // Fields the request leaves out take the model's generation-config defaults.
+  const SamplingParams defaults = context.engine->default_sampling_params();
+  ChatRequest chat = parse_chat_request(body, defaults);
   check_model(context, chat.model);
+  check_num_sequences(context, 1, chat.params.n);
 
   GenerationSpec spec;
   spec.chat = true;
-  spec.response_id = "chatcmpl-" + random_uuid();
+  spec.response_id = "chatcmpl-" + base_request_id(request, chat.options.request_id);
   log_unknown_fields(body, /*chat=*/true, spec.response_id);
   spec.model_name = context.model_name;
+  spec.client = request.remote;
+  spec.path = request.path;
   spec.created = unix_time_seconds();
   spec.stream = chat.stream;
-  spec.cache_salt = chat.cache_salt;
+  spec.options = chat.options;
   spec.num_chat_top_logprobs = chat.logprobs ? chat.top_logprobs : -1;
+  spec.enable_prompt_tokens_details = context.enable_prompt_tokens_details;
+  if (chat.echo && !chat.messages.empty()) {
+    const nlohmann::ordered_json& last = chat.messages.back();
+    if (last.value("role", "") == "assistant" && last.contains("content") &&
+        last["content"].is_string()) {
+      spec.chat_echo_text = last["content"].get<std::string>();
+    }
+  }
 
   const Tokenizer& tokenizer = context.engine->tokenizer();
   const std::string prompt = render_chat_prompt(context, chat);
   std::vector<int32_t> ids = tokenizer.encode(prompt, chat.add_special_tokens);
+  truncate_prompt(ids, chat.options.truncate_prompt_tokens, context.max_model_len);
   check_context_length(chat.params, static_cast<int64_t>(ids.size()), context.max_model_len);
+  cap_max_tokens(chat.params, defaults);
   spec.prompt_token_ids.push_back(std::move(ids));
   spec.params = chat.params;
   GenerationJob::start(std::move(spec), *context.client, tokenizer, std::move(writer));

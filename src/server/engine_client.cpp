@@ -25,7 +25,7 @@ void EngineClient::stop() {
 }
 
 void EngineClient::add_request(const std::string& request_id, const PromptInput& prompt,
-                               const SamplingParams& params, OutputSink sink) {
+                               const SamplingParams& params, int priority, OutputSink sink) {
   // Both are registered first, because the dispatcher may see the first output before
   // add_request returns.
   {
@@ -34,7 +34,7 @@ void EngineClient::add_request(const std::string& request_id, const PromptInput&
   }
   metrics_.on_request_added(request_id);
   try {
-    engine_.add_request(request_id, prompt, params);
+    engine_.add_request(request_id, prompt, params, priority);
   } catch (...) {
     metrics_.on_request_rejected(request_id);
     std::lock_guard<std::mutex> lock(mutex_);

@@ -27,10 +27,10 @@ class EngineClient {
   EngineClient(const EngineClient&) = delete;
   EngineClient& operator=(const EngineClient&) = delete;
 
-  // Queues a request; throws InvalidArgument as LLMEngine::add_request does, in which
-  // case the sink is never called.
+  // Queues a request with a scheduling priority (lower first); throws InvalidArgument as
+  // LLMEngine::add_request does, in which case the sink is never called.
   void add_request(const std::string& request_id, const PromptInput& prompt,
-                   const SamplingParams& params, OutputSink sink);
+                   const SamplingParams& params, int priority, OutputSink sink);
   // Aborts a request; its sink still receives the final output (finish_reason "abort").
   void abort(const std::string& request_id);
 

@@ -19,6 +19,7 @@ std::string error_type_name(int status) {
     case 401: return "UnauthorizedError";
     case 404: return "NotFoundError";
     case 405: return "MethodNotAllowedError";
+    case 409: return "ConflictError";
     case 413: return "RequestEntityTooLargeError";
     case 431: return "RequestHeaderFieldsTooLargeError";
     case 503: return "ServiceUnavailableError";

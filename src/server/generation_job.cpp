@@ -39,6 +39,34 @@ json finish_reason_json(const CompletionOutput& completion) {
   return *completion.finish_reason;
 }
 
+// vLLM's prompt_logprobs field: null for the first prompt token, then
+// {"<token id>": {"logprob", "rank", "decoded_token"}} per token.
+json prompt_logprobs_json(const RequestOutput& output) {
+  if (!output.prompt_logprobs.has_value()) return nullptr;
+  json entries = json::array();
+  for (const auto& position : *output.prompt_logprobs) {
+    if (!position.has_value()) {
+      entries.push_back(nullptr);
+      continue;
+    }
+    json entry = json::object();
+    for (const auto& [id, logprob] : *position) {
+      entry[std::to_string(id)] = json{{"logprob", finite_logprob(logprob.logprob)},
+                                       {"rank", logprob.rank},
+                                       {"decoded_token", logprob.decoded_token}};
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// One token of the legacy completions logprobs; `logprobs` is null for the first prompt
+// token, which has nothing before it.
+struct TokenLogprobs {
+  int32_t token_id;
+  const std::map<int32_t, Logprob>* logprobs;
+};
+
 }  // namespace
 
 GenerationJob::GenerationJob(GenerationSpec spec, EngineClient& client,
@@ -62,14 +90,15 @@ void GenerationJob::start(GenerationSpec spec, EngineClient& client, const Token
   for (size_t i = 0; i < job->spec_.prompt_token_ids.size(); ++i) {
     PromptInput prompt;
     prompt.token_ids = job->spec_.prompt_token_ids[i];
-    prompt.cache_salt = job->spec_.cache_salt;
+    prompt.cache_salt = job->spec_.options.cache_salt;
     auto sink = [job, executor, i](RequestOutput output) {
       boost::asio::post(executor, [job, i, output = std::move(output)]() mutable {
         job->on_output(i, std::move(output));
       });
     };
     try {
-      client.add_request(job->engine_request_id(i), prompt, job->spec_.params, std::move(sink));
+      client.add_request(job->engine_request_id(i), prompt, job->spec_.params,
+                         job->spec_.options.priority, std::move(sink));
     } catch (...) {
       job->abort_unfinished();
       throw;
@@ -79,10 +108,14 @@ void GenerationJob::start(GenerationSpec spec, EngineClient& client, const Token
   writer->on_disconnect([job] {
     VLLM_LOG_DEBUG("client of request {} disconnected, aborting it", job->spec_.response_id);
     job->abort_unfinished();
+    job->log_access(200, "client disconnected, aborted");
   });
   if (job->spec_.stream.stream) {
     writer->start_events();
-    if (job->spec_.chat) job->send_role_chunks();
+    if (job->spec_.chat) {
+      job->send_role_chunks();
+      job->send_chat_echo_chunks();
+    }
   }
 }
 
@@ -109,34 +142,74 @@ json GenerationJob::usage() const {
       num_completion_tokens += completion.token_ids.size();
     }
   }
+  int64_t num_cached_tokens = 0;
+  for (const auto& output : final_outputs_) {
+    if (output.has_value()) num_cached_tokens += output->num_cached_tokens;
+  }
+  // As in vLLM, the details appear only when the flag is on and some tokens were cached.
+  json details = nullptr;
+  if (spec_.enable_prompt_tokens_details && num_cached_tokens > 0) {
+    details = json{{"cached_tokens", num_cached_tokens}};
+  }
   return json{{"prompt_tokens", num_prompt_tokens},
               {"total_tokens", num_prompt_tokens + num_completion_tokens},
               {"completion_tokens", num_completion_tokens},
+              {"prompt_tokens_details", std::move(details)}};
+}
+
+// The usage of one streamed choice so far (stream_options.continuous_usage_stats).
+json GenerationJob::choice_usage(size_t prompt_index, size_t num_completion_tokens) const {
+  const auto num_prompt_tokens =
+      static_cast<int64_t>(spec_.prompt_token_ids[prompt_index].size());
+  const auto num_completion = static_cast<int64_t>(num_completion_tokens);
+  return json{{"prompt_tokens", num_prompt_tokens},
+              {"total_tokens", num_prompt_tokens + num_completion},
+              {"completion_tokens", num_completion},
               {"prompt_tokens_details", nullptr}};
 }
 
 // OpenAI's legacy completions format: parallel lists plus one {token: logprob} map per
 // token. `text_offset` is the offset of the first token in the choice's text.
-json GenerationJob::completion_logprobs(const CompletionOutput& completion, size_t begin,
-                                        size_t text_offset) const {
-  json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(),
-       text_offsets = json::array();
+json GenerationJob::completion_logprobs(const RequestOutput& output,
+                                        const CompletionOutput& completion, size_t begin,
+                                        bool with_prompt, size_t text_offset) const {
   if (!completion.logprobs.has_value()) return nullptr;
+  std::vector<TokenLogprobs> entries;
+  if (with_prompt && output.prompt_logprobs.has_value()) {
+    const PromptLogprobs& prompt_logprobs = *output.prompt_logprobs;
+    for (size_t i = 0; i < output.prompt_token_ids.size() && i < prompt_logprobs.size(); ++i) {
+      entries.push_back({output.prompt_token_ids[i],
+                         prompt_logprobs[i].has_value() ? &*prompt_logprobs[i] : nullptr});
+    }
+  }
   const SampleLogprobs& logprobs = *completion.logprobs;
   for (size_t i = begin; i < completion.token_ids.size() && i < logprobs.size(); ++i) {
-    const int32_t token_id = completion.token_ids[i];
-    const auto sampled = logprobs[i].find(token_id);
-    const std::string token = sampled != logprobs[i].end()
-                                  ? sampled->second.decoded_token
-                                  : tokenizer_.decode(std::vector<int32_t>{token_id});
-    tokens.push_back(token);
-    token_logprobs.push_back(
-        sampled != logprobs[i].end() ? json(finite_logprob(sampled->second.logprob)) : json());
-    json top = json::object();
-    for (const auto& [id, logprob] : logprobs[i]) {
-      top[logprob.decoded_token] = finite_logprob(logprob.logprob);
+    entries.push_back({completion.token_ids[i], &logprobs[i]});
+  }
+
+  json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(),
+       text_offsets = json::array();
+  for (const TokenLogprobs& entry : entries) {
+    const Logprob* sampled = nullptr;
+    if (entry.logprobs != nullptr) {
+      const auto it = entry.logprobs->find(entry.token_id);
+      if (it != entry.logprobs->end()) sampled = &it->second;
     }
-    top_logprobs.push_back(std::move(top));
+    const std::string token = sampled != nullptr
+                                  ? sampled->decoded_token
+                                  : tokenizer_.decode(std::vector<int32_t>{entry.token_id});
+    tokens.push_back(token);
+    token_logprobs.push_back(sampled != nullptr ? json(finite_logprob(sampled->logprob))
+                                                : json());
+    if (entry.logprobs == nullptr) {
+      top_logprobs.push_back(nullptr);
+    } else {
+      json top = json::object();
+      for (const auto& [id, logprob] : *entry.logprobs) {
+        top[logprob.decoded_token] = finite_logprob(logprob.logprob);
+      }
+      top_logprobs.push_back(std::move(top));
+    }
     text_offsets.push_back(text_offset);
     text_offset += token.size();
   }
@@ -185,6 +258,21 @@ void GenerationJob::send_role_chunks() {
                                          {"delta", {{"role", "assistant"}, {"content", ""}}},
                                          {"logprobs", nullptr},
                                          {"finish_reason", nullptr}}});
+    if (spec_.stream.continuous_usage) chunk["usage"] = choice_usage(0, 0);
+    writer_->send_event(sse_event(chunk));
+  }
+}
+
+// vLLM's chat echo: a content chunk per choice with the echoed text, after the role chunk.
+void GenerationJob::send_chat_echo_chunks() {
+  if (spec_.chat_echo_text.empty()) return;
+  for (size_t index = 0; index < choices_.size(); ++index) {
+    json chunk = chunk_header();
+    chunk["choices"] = json::array({json{{"index", index},
+                                         {"delta", {{"content", spec_.chat_echo_text}}},
+                                         {"logprobs", nullptr},
+                                         {"finish_reason", nullptr}}});
+    if (spec_.stream.continuous_usage) chunk["usage"] = choice_usage(0, 0);
     writer_->send_event(sse_event(chunk));
   }
 }
@@ -198,7 +286,7 @@ void GenerationJob::on_output(size_t prompt_index, RequestOutput output) {
   }
   if (spec_.stream.stream) {
     for (const CompletionOutput& completion : output.outputs) {
-      stream_choice(prompt_index, completion);
+      stream_choice(prompt_index, output, completion);
     }
   }
   if (output.finished) {
@@ -207,7 +295,8 @@ void GenerationJob::on_output(size_t prompt_index, RequestOutput output) {
   }
 }
 
-void GenerationJob::stream_choice(size_t prompt_index, const CompletionOutput& completion) {
+void GenerationJob::stream_choice(size_t prompt_index, const RequestOutput& output,
+                                  const CompletionOutput& completion) {
   const size_t index = prompt_index * spec_.params.n + completion.index;
   ChoiceState& state = choices_.at(index);
   if (state.finished) return;
@@ -224,20 +313,22 @@ void GenerationJob::stream_choice(size_t prompt_index, const CompletionOutput& c
                                                              : json{{"content", delta}};
     choice["logprobs"] = chat_logprobs(completion, state.num_sent_tokens);
   } else {
-    size_t echo_bytes = 0;
-    if (first && !spec_.echo_texts.empty()) {
-      delta = spec_.echo_texts[prompt_index] + delta;
-      echo_bytes = spec_.echo_texts[prompt_index].size();
-    }
+    const size_t echo_bytes =
+        spec_.echo_texts.empty() ? 0 : spec_.echo_texts[prompt_index].size();
+    if (first && echo_bytes > 0) delta = spec_.echo_texts[prompt_index] + delta;
     choice["text"] = delta;
-    choice["logprobs"] = completion_logprobs(completion, state.num_sent_tokens,
-                                             state.num_sent_bytes + echo_bytes);
+    // The first chunk of an echoed prompt with logprobs starts with the prompt's tokens.
+    const bool with_prompt = first && spec_.echo_prompt_logprobs;
+    choice["logprobs"] = completion_logprobs(output, completion, state.num_sent_tokens,
+                                             with_prompt,
+                                             with_prompt ? 0 : echo_bytes + state.num_sent_bytes);
   }
   choice["finish_reason"] = finish_reason_json(completion);
   choice["stop_reason"] = stop_reason_json(completion);
 
   json chunk = chunk_header();
   chunk["choices"] = json::array({std::move(choice)});
+  if (spec_.stream.continuous_usage) chunk["usage"] = choice_usage(prompt_index, num_tokens);
   writer_->send_event(sse_event(chunk));
   state.num_sent_bytes = completion.text.size();
   state.num_sent_tokens = num_tokens;
@@ -254,6 +345,7 @@ void GenerationJob::finish() {
     }
     writer_->send_event(kStreamDoneEvent);
     writer_->end_events();
+    log_access(200, "streamed");
     return;
   }
 
@@ -263,14 +355,21 @@ void GenerationJob::finish() {
       const size_t index = prompt_index * spec_.params.n + completion.index;
       json choice = {{"index", index}};
       if (spec_.chat) {
-        choice["message"] = json{{"role", "assistant"}, {"content", completion.text},
+        choice["message"] = json{{"role", "assistant"},
+                                 {"content", spec_.chat_echo_text + completion.text},
                                  {"tool_calls", json::array()}};
         choice["logprobs"] = chat_logprobs(completion, 0);
       } else {
+        const RequestOutput& output = *final_outputs_[prompt_index];
         const std::string echo =
             spec_.echo_texts.empty() ? std::string() : spec_.echo_texts[prompt_index];
         choice["text"] = echo + completion.text;
-        choice["logprobs"] = completion_logprobs(completion, 0, echo.size());
+        choice["logprobs"] = completion_logprobs(
+            output, completion, 0, spec_.echo_prompt_logprobs,
+            spec_.echo_prompt_logprobs ? 0 : echo.size());
+        if (spec_.params.prompt_logprobs.has_value()) {
+          choice["prompt_logprobs"] = prompt_logprobs_json(output);
+        }
       }
       choice["finish_reason"] = finish_reason_json(completion);
       choice["stop_reason"] = stop_reason_json(completion);
@@ -283,8 +382,23 @@ void GenerationJob::finish() {
                {"model", spec_.model_name},
                {"choices", std::move(choices)},
                {"usage", usage()}};
+  if (spec_.chat && spec_.params.prompt_logprobs.has_value()) {
+    body["prompt_logprobs"] = prompt_logprobs_json(*final_outputs_[0]);
+  }
   writer_->send(200, "application/json",
                 body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  log_access(200, "OK");
+}
+
+void GenerationJob::log_access(int status, std::string_view outcome) const {
+  const json counts = usage();
+  const double latency_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_).count();
+  VLLM_LOG_INFO("{} \"POST {}\" {} {}: request {}, {} prompt tokens, {} completion tokens, "
+                "{:.3f} s",
+                spec_.client, spec_.path, status, outcome, spec_.response_id,
+                counts["prompt_tokens"].get<int64_t>(),
+                counts["completion_tokens"].get<int64_t>(), latency_s);
 }
 
 void GenerationJob::fail(const std::string& message) {
@@ -298,6 +412,8 @@ void GenerationJob::fail(const std::string& message) {
   } else {
     writer_->send(500, "application/json", error);
   }
+  // A stream has already sent its 200 header, so the failure shows only in its events.
+  log_access(spec_.stream.stream ? 200 : 500, "failed in the engine");
 }
 
 }  // namespace vllm::server

@@ -10,6 +10,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -41,6 +42,17 @@ std::chrono::steady_clock::duration seconds(double value) {
 std::string status_line(int status) {
   const auto reason = http::obsolete_reason(http::int_to_status(status));
   return fmt::format("HTTP/1.1 {} {}\r\n", status, std::string_view(reason.data(), reason.size()));
+}
+
+constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Whether the client sent "Expect: 100-continue" (RFC 9110, section 10.1.1), which HTTP/1.0
+// clients may not use.
+bool expects_continue(const http::request<http::string_body>& message) {
+  if (message.version() < 11) return false;
+  const auto it = message.find(http::field::expect);
+  if (it == message.end()) return false;
+  return boost::beast::iequals(it->value(), "100-continue");
 }
 
 }  // namespace
@@ -132,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void do_read();
   void on_header(error_code ec);
+  void read_body();
   void on_body(error_code ec);
   void start_watch();
   void on_watch(error_code ec, size_t num_bytes);
@@ -238,9 +251,25 @@ void Session::on_header(error_code ec) {
                             *content_length, max_body));
     return;
   }
-  // NOTE: "Expect: 100-continue" gets no interim response; clients such as curl send the body after
-  // a one-second wait.
   arm_read_timer(listener_->limits().request_read_timeout_s);
+  if (expects_continue(parser_->get()) && !parser_->is_done()) {
+    // The client waits for this interim response before sending the body (curl waits up
+    // to one second). No response is being written at this point, because the previous
+    // one was complete before this request's headers were read.
+    net::async_write(socket_, net::buffer(kContinueResponse),
+                     [self = shared_from_this()](error_code ec, size_t) {
+                       if (ec) {
+                         self->handle_disconnect();
+                         return;
+                       }
+                       self->read_body();
+                     });
+    return;
+  }
+  read_body();
+}
+
+void Session::read_body() {
   http::async_read(socket_, buffer_, *parser_,
                    [self = shared_from_this()](error_code ec, size_t) { self->on_body(ec); });
 }

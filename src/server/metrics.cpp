@@ -52,6 +52,8 @@ Metrics::Metrics(std::string model_name)
     : model_name_(std::move(model_name)),
       time_to_first_token_({0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
                             1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0}),
+      inter_token_latency_({0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0,
+                            2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}),
       e2e_request_latency_({0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
                             40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}) {}
 
@@ -80,12 +82,19 @@ void Metrics::on_output(const RequestOutput& output) {
   for (const CompletionOutput& completion : output.outputs) {
     num_generated += static_cast<int64_t>(completion.token_ids.size());
   }
-  generation_tokens_total_ += std::max<int64_t>(0, num_generated - timing.num_generated_tokens);
+  const int64_t num_new_tokens =
+      std::max<int64_t>(0, num_generated - timing.num_generated_tokens);
+  generation_tokens_total_ += num_new_tokens;
   timing.num_generated_tokens = std::max(timing.num_generated_tokens, num_generated);
   const double elapsed_s = std::chrono::duration<double>(now - timing.arrival).count();
-  if (!timing.first_token_seen && num_generated > 0) {
-    timing.first_token_seen = true;
-    time_to_first_token_.observe(elapsed_s);
+  if (num_new_tokens > 0) {
+    if (!timing.first_token_seen) {
+      timing.first_token_seen = true;
+      time_to_first_token_.observe(elapsed_s);
+    } else {
+      inter_token_latency_.observe(std::chrono::duration<double>(now - timing.last_token).count());
+    }
+    timing.last_token = now;
   }
 
   if (output.finished) {
@@ -117,6 +126,11 @@ std::string Metrics::render(const EngineStats& stats) const {
       kv_cache_usage);
   add("vllm:num_preemptions_total", "counter", "Cumulative number of preemptions.",
       stats.num_preemptions);
+  add("vllm:prefix_cache_queries_total", "counter",
+      "Prefix cache queries, in terms of number of queried tokens.",
+      stats.prefix_cache_queries);
+  add("vllm:prefix_cache_hits_total", "counter",
+      "Prefix cache hits, in terms of number of cached tokens.", stats.prefix_cache_hits);
 
   std::lock_guard<std::mutex> lock(mutex_);
   add("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.",
@@ -138,6 +152,10 @@ std::string Metrics::render(const EngineStats& stats) const {
       "# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.\n"
       "# TYPE vllm:time_to_first_token_seconds histogram\n";
   time_to_first_token_.render(text, "vllm:time_to_first_token_seconds", labels);
+  text +=
+      "# HELP vllm:inter_token_latency_seconds Histogram of inter-token latency in seconds.\n"
+      "# TYPE vllm:inter_token_latency_seconds histogram\n";
+  inter_token_latency_.render(text, "vllm:inter_token_latency_seconds", labels);
   text +=
       "# HELP vllm:e2e_request_latency_seconds Histogram of e2e request latency in seconds.\n"
       "# TYPE vllm:e2e_request_latency_seconds histogram\n";

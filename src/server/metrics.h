@@ -44,6 +44,7 @@ class Metrics {
   struct RequestTiming {
     std::chrono::steady_clock::time_point arrival;
     bool prompt_counted = false;
+    std::chrono::steady_clock::time_point last_token;   // when the latest tokens arrived
     bool first_token_seen = false;
     int64_t num_generated_tokens = 0;
   };
@@ -55,6 +56,7 @@ class Metrics {
   int64_t generation_tokens_total_ = 0;
   std::map<std::string, int64_t> request_success_total_;      // by finished_reason
   Histogram time_to_first_token_;
+  Histogram inter_token_latency_;   // one sample per output that brings new tokens
   Histogram e2e_request_latency_;
 };
 

@@ -139,6 +139,18 @@ void reject_unsupported(const json& body, const char* name, const char* reason) 
   throw bad_request(fmt::format("{} is not supported by this server: {}.", name, reason), name);
 }
 
+// Accepts response_format {"type": "text"}, which requests nothing beyond plain text.
+void reject_structured_output(const json& body) {
+  if (const json* format = find_field(body, "response_format")) {
+    const bool plain_text = format->is_object() && format->value("type", "") == "text";
+    if (!plain_text) {
+      throw bad_request("response_format is not supported by this server: structured output "
+                        "is not implemented. Only {\"type\": \"text\"} is accepted.",
+                        "response_format");
+    }
+  }
+}
+
 // Fields shared by both endpoints; vLLM's SamplingParams validation runs afterwards.
 void parse_sampling_fields(const json& body, SamplingParams& params) {
   if (auto value = get_int(body, "n")) params.n = *value;
@@ -183,9 +195,8 @@ void parse_sampling_fields(const json& body, SamplingParams& params) {
     throw bad_request("best_of is not supported by this server: use n.", "best_of");
   }
   reject_unsupported(body, "use_beam_search", "beam search is not implemented");
-  reject_unsupported(body, "prompt_logprobs", "prompt logprobs are not implemented");
-  reject_unsupported(body, "truncate_prompt_tokens", "prompt truncation is not implemented");
-  reject_unsupported(body, "response_format", "structured output is not implemented");
+  if (auto value = get_int(body, "prompt_logprobs")) params.prompt_logprobs = *value;
+  reject_structured_output(body);
   reject_unsupported(body, "guided_json", "structured output is not implemented");
   reject_unsupported(body, "guided_regex", "structured output is not implemented");
   reject_unsupported(body, "guided_choice", "structured output is not implemented");
@@ -206,6 +217,33 @@ StreamOptions parse_stream_options(const json& body) {
                         "stream_options");
     }
     options.include_usage = get_bool(*value, "include_usage").value_or(false);
+    const bool continuous = get_bool(*value, "continuous_usage_stats").value_or(false);
+    options.continuous_usage = options.include_usage && continuous;
+  }
+  return options;
+}
+
+RequestOptions parse_request_options(const json& body, const StreamOptions& stream) {
+  RequestOptions options;
+  if (auto value = get_int(body, "priority")) options.priority = *value;
+  options.request_id = get_string(body, "request_id");
+  options.user = get_string(body, "user");
+  options.cache_salt = get_string(body, "cache_salt");
+  if (options.cache_salt.has_value() && options.cache_salt->empty()) {
+    throw bad_request("cache_salt must be a non-empty string.", "cache_salt");
+  }
+  if (auto value = get_int(body, "truncate_prompt_tokens")) {
+    if (*value < -1 || *value == 0) {
+      throw bad_request(fmt::format("truncate_prompt_tokens must be at least 1, or -1 for "
+                                    "max_model_len, got {}.",
+                                    *value),
+                        "truncate_prompt_tokens");
+    }
+    options.truncate_prompt_tokens = *value;
+  }
+  if (stream.stream && find_field(body, "prompt_logprobs") != nullptr) {
+    throw bad_request("`prompt_logprobs` are not available when `stream=True`.",
+                      "prompt_logprobs");
   }
   return options;
 }
@@ -293,19 +331,25 @@ json parse_message(const json& message, size_t index) {
 
 }  // namespace
 
-json parse_json_body(const std::string& body) {
+json parse_json_body(const std::string& body, int max_depth) {
+  if (auto offset = find_json_depth_excess(body, max_depth)) {
+    throw bad_request(fmt::format("The request body nests JSON arrays and objects deeper than "
+                                  "{} levels (at byte {}); flatten it or raise "
+                                  "--max-json-depth.", max_depth, *offset));
+  }
   json parsed;
   try {
     parsed = json::parse(body);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {  // parse_error, or out_of_range for 1e999
     throw bad_request(fmt::format("Invalid JSON in the request body: {}", error.what()));
   }
   if (!parsed.is_object()) throw bad_request("The request body must be a JSON object.");
   return parsed;
 }
 
-CompletionRequest parse_completion_request(const json& body) {
+CompletionRequest parse_completion_request(const json& body, const SamplingParams& defaults) {
   CompletionRequest request;
+  request.params = defaults;
   request.model = get_string(body, "model");
   request.prompts = parse_prompts(body);
   request.stream = parse_stream_options(body);
@@ -314,8 +358,13 @@ CompletionRequest parse_completion_request(const json& body) {
   request.params.max_tokens = body.contains("max_tokens") ? get_int(body, "max_tokens")
                                                          : std::optional<int>(16);
   request.echo = get_bool(body, "echo").value_or(false);
-  request.cache_salt = get_string(body, "cache_salt");
+  request.options = parse_request_options(body, request.stream);
   if (auto logprobs = get_int(body, "logprobs")) request.params.logprobs = *logprobs;
+  // Echoed prompts come with their logprobs, which vLLM computes as prompt logprobs.
+  if (request.echo && request.params.logprobs.has_value() &&
+      !request.params.prompt_logprobs.has_value()) {
+    request.params.prompt_logprobs = request.params.logprobs;
+  }
   if (find_field(body, "suffix") != nullptr) {
     throw bad_request("suffix is not currently supported", "suffix");
   }
@@ -323,8 +372,9 @@ CompletionRequest parse_completion_request(const json& body) {
   return request;
 }
 
-ChatRequest parse_chat_request(const json& body) {
+ChatRequest parse_chat_request(const json& body, const SamplingParams& defaults) {
   ChatRequest request;
+  request.params = defaults;
   request.model = get_string(body, "model");
   const json* messages = find_field(body, "messages");
   if (messages == nullptr || !messages->is_array()) {
@@ -367,7 +417,8 @@ ChatRequest parse_chat_request(const json& body) {
   }
   request.add_special_tokens = get_bool(body, "add_special_tokens").value_or(false);
   request.chat_template = get_string(body, "chat_template");
-  request.cache_salt = get_string(body, "cache_salt");
+  request.echo = get_bool(body, "echo").value_or(false);
+  request.options = parse_request_options(body, request.stream);
   if (const json* kwargs = find_field(body, "chat_template_kwargs")) {
     if (!kwargs->is_object()) {
       throw bad_request("chat_template_kwargs must be an object.", "chat_template_kwargs");
@@ -383,6 +434,31 @@ ChatRequest parse_chat_request(const json& body) {
   }
   request.params.validate();
   return request;
+}
+
+json overridden_sampling_defaults(const SamplingParams& defaults) {
+  const SamplingParams vllm_defaults;
+  json overridden = json::object();
+  if (defaults.repetition_penalty != vllm_defaults.repetition_penalty) {
+    overridden["repetition_penalty"] = defaults.repetition_penalty;
+  }
+  if (defaults.temperature != vllm_defaults.temperature) {
+    overridden["temperature"] = defaults.temperature;
+  }
+  if (defaults.top_k != vllm_defaults.top_k) overridden["top_k"] = defaults.top_k;
+  if (defaults.top_p != vllm_defaults.top_p) overridden["top_p"] = defaults.top_p;
+  if (defaults.min_p != vllm_defaults.min_p) overridden["min_p"] = defaults.min_p;
+  if (defaults.max_tokens != vllm_defaults.max_tokens && defaults.max_tokens.has_value()) {
+    overridden["max_tokens"] = *defaults.max_tokens;
+  }
+  return overridden;
+}
+
+void cap_max_tokens(SamplingParams& params, const SamplingParams& defaults) {
+  if (defaults.max_tokens == SamplingParams{}.max_tokens || !defaults.max_tokens) return;
+  if (!params.max_tokens.has_value() || *params.max_tokens > *defaults.max_tokens) {
+    params.max_tokens = defaults.max_tokens;
+  }
 }
 
 void check_context_length(SamplingParams& params, int64_t num_prompt_tokens,
@@ -409,6 +485,22 @@ void check_context_length(SamplingParams& params, int64_t num_prompt_tokens,
   }
 }
 
+void truncate_prompt(std::vector<int32_t>& token_ids,
+                     const std::optional<int>& truncate_prompt_tokens, int64_t max_model_len) {
+  if (!truncate_prompt_tokens.has_value()) return;
+  const int64_t keep = *truncate_prompt_tokens == -1 ? max_model_len : *truncate_prompt_tokens;
+  if (keep > max_model_len) {
+    throw bad_request(fmt::format("truncate_prompt_tokens value ({}) is greater than "
+                                  "max_model_len ({}). Please, select a smaller truncation "
+                                  "size.",
+                                  keep, max_model_len),
+                      "truncate_prompt_tokens");
+  }
+  if (static_cast<int64_t>(token_ids.size()) > keep) {
+    token_ids.erase(token_ids.begin(), token_ids.end() - keep);
+  }
+}
+
 std::vector<std::string> unknown_fields(const json& body, bool chat) {
   static const std::set<std::string> kCommon = {
       "model", "n", "temperature", "top_p", "top_k", "min_p", "seed", "presence_penalty",
@@ -423,7 +515,7 @@ std::vector<std::string> unknown_fields(const json& body, bool chat) {
   static const std::set<std::string> kChat = {
       "messages", "max_completion_tokens", "top_logprobs", "add_generation_prompt",
       "continue_final_message", "add_special_tokens", "chat_template", "chat_template_kwargs",
-      "tools", "tool_choice", "parallel_tool_calls"};
+      "tools", "tool_choice", "parallel_tool_calls", "echo"};
   std::vector<std::string> unknown;
   for (const auto& [key, value] : body.items()) {
     if (kCommon.count(key) == 0 && (chat ? kChat : kCompletion).count(key) == 0) {

@@ -30,6 +30,19 @@ void check_model(const ServerContext& context, const std::optional<std::string>&
   }
 }
 
+void check_num_sequences(const ServerContext& context, int64_t num_prompts, int64_t n) {
+  // n below 1 is left to SamplingParams' validation, which names it.
+  if (n < 1) return;
+  const int64_t limit = static_cast<int64_t>(context.engine->args().max_num_seqs) +
+                        context.max_waiting_requests;
+  if (num_prompts > limit / n) {
+    throw bad_request(fmt::format("The request needs {} prompts times n = {} sequences, "
+                                  "more than the server admits at once ({}: --max-num-seqs "
+                                  "plus --max-waiting-requests).", num_prompts, n, limit),
+                      "n");
+  }
+}
+
 void send_json(ResponseWriter& writer, int status, const json& body) {
   writer.send(status, "application/json",
               body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -66,7 +79,42 @@ void send_detail(ResponseWriter& writer, int status, const char* detail) {
   send_json(writer, status, json{{"detail", detail}});
 }
 
+// Throws HttpError(503) when the engine already has max_num_seqs running requests plus
+// max_waiting_requests waiting ones, so that a burst of clients cannot queue without bound.
+void check_capacity(const ServerContext& context) {
+  const size_t num_in_flight = context.client->num_in_flight();
+  const size_t capacity = static_cast<size_t>(context.engine->args().max_num_seqs) +
+                          static_cast<size_t>(context.max_waiting_requests);
+  if (num_in_flight >= capacity) {
+    throw HttpError(503, fmt::format("The server is at capacity with {} requests in flight "
+                                     "(--max-num-seqs plus --max-waiting-requests); retry "
+                                     "later.", num_in_flight));
+  }
+}
+
 }  // namespace
+
+// Responds 200 with an empty body, as vLLM does, once the cache is empty. The engine
+// rejects the reset while requests hold blocks, and the response is then 409 so that
+// callers can retry.
+// NOTE: waits for the engine-core thread (about one step) on the connection's strand.
+void Router::reset_prefix_cache(ResponseWriter& writer) {
+  VLLM_LOG_INFO("Resetting prefix cache...");
+  if (context_.engine->reset_prefix_cache()) {
+    writer.send(200, "application/json", "");
+    return;
+  }
+  const EngineStats stats = context_.engine->stats();
+  VLLM_LOG_WARN("the prefix cache was not reset because {} running and {} waiting requests "
+                "hold KV cache blocks",
+                stats.num_running, stats.num_waiting);
+  writer.send(409, "application/json",
+              error_body(409,
+                         fmt::format("The prefix cache was not reset because {} running "
+                                     "requests hold KV cache blocks. Retry when they "
+                                     "have finished.",
+                                     stats.num_running)));
+}
 
 bool Router::is_authorized(const HttpRequest& request) const {
   // As in vLLM, only the /v1 routes need the key; /health, /metrics and the rest do not.
@@ -114,10 +162,15 @@ void Router::route(const HttpRequest& request, const std::shared_ptr<ResponseWri
                  context_.metrics->render(context_.engine->stats()));
   } else if (path == "/v1/completions") {
     if (!is_post) return send_detail(*writer, 405, "Method Not Allowed");
+    check_capacity(context_);
     handle_completions(context_, request, writer);
   } else if (path == "/v1/chat/completions") {
     if (!is_post) return send_detail(*writer, 405, "Method Not Allowed");
+    check_capacity(context_);
     handle_chat_completions(context_, request, writer);
+  } else if (path == "/reset_prefix_cache") {
+    if (!is_post) return send_detail(*writer, 405, "Method Not Allowed");
+    reset_prefix_cache(*writer);
   } else if (path == "/tokenize") {
     if (!is_post) return send_detail(*writer, 405, "Method Not Allowed");
     handle_tokenize(context_, request, *writer);

@@ -17,6 +17,7 @@ class Router {
  private:
   void route(const HttpRequest& request, const std::shared_ptr<ResponseWriter>& writer);
   bool is_authorized(const HttpRequest& request) const;
+  void reset_prefix_cache(ResponseWriter& writer);
 
   ServerContext& context_;
 };

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/json_depth.h"
 #include "vllm/engine.h"
 
 namespace vllm::server {
@@ -16,6 +17,10 @@ struct HttpLimits {
   double keep_alive_timeout_s = 5.0;          // idle time between requests on one connection
   double request_read_timeout_s = 60.0;       // time to receive one whole request
   double write_timeout_s = 60.0;              // time for one write to the client to complete
+  int max_json_depth = kDefaultMaxJsonDepth;  // deeper request bodies get 400
+  // Generation requests that may wait beyond the --max-num-seqs running ones; further
+  // requests get 503 instead of queueing without bound.
+  int max_waiting_requests = 1024;
 };
 
 struct ServerArgs {
@@ -24,6 +29,7 @@ struct ServerArgs {
   std::string served_model_name;   // empty: the --model argument as given
   std::string api_key;             // empty: no authentication
   std::string chat_template;       // file path or inline Jinja2; empty: the model's
+  bool enable_prompt_tokens_details = false;   // usage.prompt_tokens_details.cached_tokens
   int num_io_threads = 1;          // threads running the Asio event loop
   std::string version;             // reported by GET /version
   HttpLimits limits;

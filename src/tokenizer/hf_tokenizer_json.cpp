@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "core/json_depth.h"
 #include "core/logging.h"
 #include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -17,14 +18,24 @@ namespace {
 
 using nlohmann::json;
 
+// Largest token id accepted. The token table is sized by the largest id, so without a limit
+// one entry with id 2^31 - 1 would allocate 64 GiB. Vocabularies in use stay below 300,000.
+constexpr int64_t kMaxTokenId = (1 << 22) - 1;
+
 json read_json_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw ModelLoadError(fmt::format("{}: file not found or not readable", path));
   std::stringstream buffer;
   buffer << file.rdbuf();
+  const std::string text = buffer.str();
+  if (auto offset = find_json_depth_excess(text, kDefaultMaxJsonDepth)) {
+    throw ModelLoadError(fmt::format("{}: JSON nests deeper than {} levels at byte {}; the file "
+                                     "is corrupt or not a tokenizer file",
+                                     path, kDefaultMaxJsonDepth, *offset));
+  }
   try {
-    return json::parse(buffer.str());
-  } catch (const json::parse_error& e) {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw ModelLoadError(fmt::format("{}: not valid JSON: {}", path, e.what()));
   }
 }
@@ -165,9 +176,10 @@ void parse_model(const std::string& path, const json& model, ByteLevelBpeConfig&
   std::vector<std::pair<std::string, int32_t>> vocab;
   vocab.reserve(model["vocab"].size());
   for (const auto& [token, id] : model["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      throw ModelLoadError(fmt::format("{}: model.vocab entry '{}' has invalid id {}", path,
-                                       token, id.dump()));
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId) {
+      throw ModelLoadError(fmt::format("{}: model.vocab entry '{}' has invalid id {}; ids must "
+                                       "be integers from 0 to {}", path, token, id.dump(),
+                                       kMaxTokenId));
     }
     vocab.emplace_back(token, id.get<int32_t>());
     max_id = std::max(max_id, id.get<int32_t>());
@@ -258,17 +270,19 @@ ByteLevelBpeConfig parse_tokenizer_json(const std::string& path, const json& roo
 
   for (const json& entry : root.value("added_tokens", json::array())) {
     AddedToken token;
-    token.id = entry.at("id").get<int32_t>();
     token.content = entry.at("content").get<std::string>();
+    const json& id = entry.at("id");
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId) {
+      throw ModelLoadError(fmt::format("{}: added token '{}' has invalid id {}; ids must be "
+                                       "integers from 0 to {}", path, token.content, id.dump(),
+                                       kMaxTokenId));
+    }
+    token.id = id.get<int32_t>();
     token.special = flag(entry, "special", false);
     token.normalized = flag(entry, "normalized", !token.special);
     token.lstrip = flag(entry, "lstrip", false);
     token.rstrip = flag(entry, "rstrip", false);
     token.single_word = flag(entry, "single_word", false);
-    if (token.id < 0) {
-      throw ModelLoadError(fmt::format("{}: added token '{}' has negative id {}", path,
-                                       token.content, token.id));
-    }
     if (token.id > max_id) {
       max_id = token.id;
       config.tokens.resize(static_cast<size_t>(max_id) + 1);

@@ -1,5 +1,6 @@
 """The `vllm` command: the console script that execs the C++ program."""
 
+import json
 import os
 import subprocess
 
@@ -74,7 +75,36 @@ def test_help_lists_subcommands():
         assert name in result.stdout
 
 
-def test_chat_not_implemented():
-    result = run_vllm("chat", "--url", "http://127.0.0.1:8000/v1")
+@pytest.mark.parametrize("command", ["generate", "serve"])
+def test_model_source_flags(command):
+    result = run_vllm(command, "--help")
+    assert result.returncode == 0, result.stderr
+    for flag in ("--revision", "--dtype", "--generation-config", "--enable-chunked-prefill"):
+        assert flag in result.stdout, flag
+
+
+def test_bad_dtype_exits_2():
+    result = run_vllm("generate", "--dtype", "int8", "Hello")
     assert result.returncode == 2
-    assert "not implemented yet" in result.stderr
+    assert "int8" in result.stderr
+
+
+def test_generate_config_defaults(tmp_path):
+    cache = os.environ.get("VLLM_CACHE_ROOT", os.path.expanduser("~/.cache/vllm"))
+    source = os.path.join(cache, "models", "SmolLM2-135M-Instruct-bf16")
+    if not os.path.isfile(os.path.join(source, "model.safetensors")):
+        pytest.skip(f"bf16 HF export not found at {source}")
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "generation_config.json").write_text(
+        json.dumps({"temperature": 0.0, "max_new_tokens": 4}))
+    engine = ("--model", source, *SMALL_ENGINE)
+    # The config's greedy temperature and max_new_tokens give what the same flags give
+    # under vLLM's defaults.
+    from_config = run_vllm("generate", *engine, "--generation-config", str(config),
+                           "Once upon a time")
+    from_flags = run_vllm("generate", *engine, "--generation-config", "vllm",
+                          "--temperature", "0", "--max-tokens", "4", "Once upon a time")
+    assert from_config.returncode == 0, from_config.stderr
+    assert from_flags.returncode == 0, from_flags.stderr
+    assert from_config.stdout == from_flags.stdout

@@ -1,5 +1,8 @@
 """LLM.generate on the real default model: inputs, outputs, determinism and errors."""
 
+import json
+import os
+import shutil
 import threading
 import time
 
@@ -282,3 +285,124 @@ def test_reset_prefix_cache_drops_hits(llm):
     after_reset = llm.generate([prompt], params, use_tqdm=False)[0]
 
     assert after_reset.num_cached_tokens == 0
+
+
+# --- Defaults from the model's generation_config.json -----------------------------------
+
+GENERATION_CONFIG = {"temperature": 0.0, "max_new_tokens": 6}
+
+
+def hf_model_dir(tmp_path, generation_config):
+    """Return a copy of the bf16 HF export whose generation_config.json is replaced.
+
+    The weights are linked, not copied, to keep the test fast; skips when the export is
+    absent.
+    """
+    cache = os.environ.get("VLLM_CACHE_ROOT", os.path.expanduser("~/.cache/vllm"))
+    source = os.path.join(cache, "models", "SmolLM2-135M-Instruct-bf16")
+    if not os.path.isfile(os.path.join(source, "model.safetensors")):
+        pytest.skip(f"bf16 HF export not found at {source}")
+    target = tmp_path / "smollm2-bf16"
+    target.mkdir()
+    for name in os.listdir(source):
+        if name == "model.safetensors":
+            os.symlink(os.path.join(source, name), target / name)
+        elif name != "generation_config.json":
+            shutil.copy(os.path.join(source, name), target / name)
+    (target / "generation_config.json").write_text(json.dumps(generation_config))
+    return str(target)
+
+
+@pytest.fixture(scope="module")
+def hf_llm(tmp_path_factory):
+    path = hf_model_dir(tmp_path_factory.mktemp("hf"), GENERATION_CONFIG)
+    return LLM(model=path, max_model_len=256, kv_cache_memory_bytes=32 << 20)
+
+
+def test_default_params_from_config(hf_llm):
+    defaults = hf_llm.get_default_sampling_params()
+    assert defaults.temperature == 0.0
+    assert defaults.max_tokens == 6
+    assert defaults.top_k == SamplingParams().top_k
+
+
+def test_config_defaults_greedy(hf_llm):
+    # Unseeded requests are deterministic only because the config makes them greedy.
+    first = hf_llm.generate("Once upon a time", use_tqdm=False)[0].outputs[0]
+    second = hf_llm.generate("Once upon a time", use_tqdm=False)[0].outputs[0]
+    greedy = SamplingParams(temperature=0.0, max_tokens=6)
+    expected = hf_llm.generate("Once upon a time", greedy, use_tqdm=False)[0].outputs[0]
+    assert first.token_ids == expected.token_ids
+    assert second.token_ids == expected.token_ids
+    assert len(first.token_ids) <= 6
+
+
+def test_chat_uses_config_defaults(hf_llm):
+    messages = [{"role": "user", "content": "What is 2 + 2?"}]
+    first = hf_llm.chat(messages, use_tqdm=False)[0].outputs[0]
+    second = hf_llm.chat(messages, use_tqdm=False)[0].outputs[0]
+    assert first.token_ids == second.token_ids
+    assert len(first.token_ids) <= 6
+
+
+def test_explicit_params_win(hf_llm):
+    # Sampled with temperature 1, some seed gives other tokens than the greedy reply.
+    greedy = hf_llm.generate("My favourite colour is", use_tqdm=False)[0].outputs[0].token_ids
+    sampled = [
+        hf_llm.generate("My favourite colour is", SamplingParams(temperature=1.0, seed=seed,
+                                                           max_tokens=6),
+                        use_tqdm=False)[0].outputs[0].token_ids
+        for seed in range(3)
+    ]
+    assert any(tokens != greedy for tokens in sampled)
+
+
+def test_generation_config_vllm(tmp_path):
+    path = hf_model_dir(tmp_path, GENERATION_CONFIG)
+    llm = LLM(model=path, max_model_len=256, kv_cache_memory_bytes=32 << 20,
+              generation_config="vllm")
+    assert llm.get_default_sampling_params() == SamplingParams()
+
+
+def test_generation_config_folder(tmp_path):
+    path = hf_model_dir(tmp_path, {})
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "generation_config.json").write_text(json.dumps({"top_k": 7, "top_p": 0.5}))
+    llm = LLM(model=path, max_model_len=256, kv_cache_memory_bytes=32 << 20,
+              generation_config=str(other))
+    defaults = llm.get_default_sampling_params()
+    assert defaults.top_k == 7
+    assert defaults.top_p == 0.5
+    assert defaults.temperature == SamplingParams().temperature
+
+
+def test_gguf_plain_defaults(llm):
+    assert llm.get_default_sampling_params() == SamplingParams()
+
+
+@pytest.mark.parametrize("dtype", ["auto", "float32", "float", "bfloat16", "float16", "half"])
+def test_dtype_names_accepted(dtype):
+    from vllm.engine.arg_utils import EngineArgs
+
+    assert EngineArgs(model="m", dtype=dtype).dtype == dtype
+
+
+def test_dtype_unknown_rejected():
+    from vllm.engine.arg_utils import EngineArgs
+
+    with pytest.raises(ValueError, match="dtype='int8'"):
+        EngineArgs(model="m", dtype="int8")
+
+
+def test_revision_reaches_engine():
+    pytest.importorskip("vllm._C")
+    from vllm.engine.arg_utils import EngineArgs
+
+    args = EngineArgs(model="m", revision="v1", dtype="half",
+                      generation_config="vllm", enable_chunked_prefill=False)
+    engine_args = args.create_engine_args()
+    assert engine_args.revision == "v1"
+    assert engine_args.dtype == "float16"
+    assert engine_args.generation_config == "vllm"
+    assert engine_args.enable_chunked_prefill is False

@@ -18,17 +18,22 @@ namespace {
 
 using cpu::CpuIsa;
 
-const CpuIsa kAllIsas[] = {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512};
+const CpuIsa kAllIsas[] = {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512, CpuIsa::kAvx512Vnni};
 
 // Restores the best ISA and the thread count after each test.
 class KernelsTest : public ::testing::Test {
  protected:
-  void SetUp() override { saved_threads_ = num_threads(); }
+  void SetUp() override {
+    saved_threads_ = num_threads();
+    saved_quant_ = cpu::activation_quant_enabled();
+  }
   void TearDown() override {
-    cpu::set_isa(CpuIsa::kAvx512);
+    cpu::set_isa(cpu::best_isa());
+    cpu::set_activation_quant(saved_quant_);
     set_num_threads(saved_threads_);
   }
   int saved_threads_ = 1;
+  bool saved_quant_ = false;
 };
 
 // IEEE half to double, from the definition: sign, 5-bit exponent (bias 15), 10-bit mantissa.
@@ -232,33 +237,129 @@ TEST_F(KernelsTest, LinearMatchesDoubleReference) {
 
 TEST_F(KernelsTest, LinearBatchInvariant) {
   // A single token takes the fused path where one exists; batches use the scratch tiles.
-  for (GGMLType type : {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q8_0, GGMLType::F16}) {
-    std::mt19937 rng(5);
-    const int64_t rows = 70, cols = 160, num_tokens = 7;
-    Encoded e = random_blocks(type, static_cast<int>(rows * cols / 32), rng);
-    WeightMatrix w{type, rows, cols, e.bytes.data()};
-    std::vector<float> x = random_floats(static_cast<size_t>(num_tokens * cols), rng);
-    for (CpuIsa isa : kAllIsas) {
-      cpu::set_isa(isa);
-      set_num_threads(2);
-      std::vector<float> batched(static_cast<size_t>(num_tokens * rows));
-      ops::linear(x, num_tokens, w, {}, batched);
-      set_num_threads(1);
-      std::vector<float> batched_one_thread(batched.size());
-      ops::linear(x, num_tokens, w, {}, batched_one_thread);
-      for (int64_t t = 0; t < num_tokens; ++t) {
-        std::vector<float> single(static_cast<size_t>(rows));
-        ops::linear(std::span<const float>(x).subspan(t * cols, cols), 1, w, {}, single);
-        for (int64_t j = 0; j < rows; ++j) {
-          ASSERT_EQ(single[j], batched[t * rows + j])
-              << ggml_type_name(type) << " batch 1 vs 7, t=" << t << " j=" << j << " on "
-              << cpu::isa_name(isa);
-          ASSERT_EQ(batched_one_thread[t * rows + j], batched[t * rows + j])
-              << ggml_type_name(type) << " 1 vs 2 threads, t=" << t << " j=" << j << " on "
-              << cpu::isa_name(isa);
+  // With activation quantization on, Q4_0, Q4_1 and Q8_0 take the int8 kernels.
+  for (bool quant : {false, true}) {
+    cpu::set_activation_quant(quant);
+    for (GGMLType type : {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q8_0, GGMLType::F16}) {
+      std::mt19937 rng(5);
+      const int64_t rows = 70, cols = 160, num_tokens = 7;
+      Encoded e = random_blocks(type, static_cast<int>(rows * cols / 32), rng);
+      WeightMatrix w{type, rows, cols, e.bytes.data()};
+      std::vector<float> x = random_floats(static_cast<size_t>(num_tokens * cols), rng);
+      for (CpuIsa isa : kAllIsas) {
+        cpu::set_isa(isa);
+        set_num_threads(2);
+        std::vector<float> batched(static_cast<size_t>(num_tokens * rows));
+        ops::linear(x, num_tokens, w, {}, batched);
+        set_num_threads(1);
+        std::vector<float> batched_one_thread(batched.size());
+        ops::linear(x, num_tokens, w, {}, batched_one_thread);
+        for (int64_t t = 0; t < num_tokens; ++t) {
+          std::vector<float> single(static_cast<size_t>(rows));
+          ops::linear(std::span<const float>(x).subspan(t * cols, cols), 1, w, {}, single);
+          for (int64_t j = 0; j < rows; ++j) {
+            ASSERT_EQ(single[j], batched[t * rows + j])
+                << ggml_type_name(type) << " batch 1 vs 7, t=" << t << " j=" << j << " on "
+                << cpu::isa_name(isa) << " quant " << quant;
+            ASSERT_EQ(batched_one_thread[t * rows + j], batched[t * rows + j])
+                << ggml_type_name(type) << " 1 vs 2 threads, t=" << t << " j=" << j << " on "
+                << cpu::isa_name(isa) << " quant " << quant;
+          }
         }
       }
     }
+  }
+}
+
+// Quantizes x to int8 per 32 values by the rule the int8 kernels document (ggml's Q8_0):
+// d = max|x| / 127 and q = round-half-even(x * (1 / d)). Returns d * q in double.
+std::vector<double> reference_quantize(const std::vector<float>& x) {
+  std::vector<double> out(x.size());
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float amax = 0.0f;
+    for (size_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f;
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    for (size_t i = b; i < b + 32; ++i) {
+      const double q = std::nearbyint(x[i] * inverse);
+      EXPECT_LE(std::fabs(q), 127.0) << "element " << i;
+      out[i] = d * q;
+    }
+  }
+  return out;
+}
+
+TEST_F(KernelsTest, LinearInt8MatchesReference) {
+  // One row, a partial row tile (37), and a long row (4096 values); 6 tokens leave a
+  // partial token tile.
+  const LinearCase cases[] = {{GGMLType::Q4_0, 37, 96},  {GGMLType::Q4_1, 37, 96},
+                              {GGMLType::Q8_0, 37, 96},  {GGMLType::Q4_1, 1, 64},
+                              {GGMLType::Q4_0, 5, 4096}, {GGMLType::Q8_0, 3, 4096},
+                              {GGMLType::Q4_1, 3, 4096}};
+  cpu::set_activation_quant(true);
+  for (const LinearCase& c : cases) {
+    std::mt19937 rng(17);
+    Encoded e = random_blocks(c.type, static_cast<int>(c.rows * c.cols / 32), rng);
+    WeightMatrix w{c.type, c.rows, c.cols, e.bytes.data()};
+    const int64_t num_tokens = 6;
+    std::vector<float> x = random_floats(static_cast<size_t>(num_tokens * c.cols), rng, 2.0f);
+    x[3] = 0.0f;
+    std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block: d = 0
+    const std::vector<double> xq = reference_quantize(x);
+    std::vector<float> bias = random_floats(static_cast<size_t>(c.rows), rng);
+
+    std::vector<float> first_isa_y;
+    for (CpuIsa isa : kAllIsas) {
+      cpu::set_isa(isa);
+      std::vector<float> y(static_cast<size_t>(num_tokens * c.rows));
+      ops::linear(x, num_tokens, w, bias, y);
+      for (int64_t t = 0; t < num_tokens; ++t) {
+        for (int64_t j = 0; j < c.rows; ++j) {
+          double ref = bias[j], magnitude = std::abs(bias[j]);
+          for (int64_t k = 0; k < c.cols; ++k) {
+            ref += xq[t * c.cols + k] * e.values[j * c.cols + k];
+            magnitude += std::abs(xq[t * c.cols + k] * e.values[j * c.cols + k]);
+          }
+          ASSERT_NEAR(y[t * c.rows + j], ref, 2e-6 * magnitude + 1e-30)
+              << ggml_type_name(c.type) << " " << c.rows << "x" << c.cols << " t=" << t
+              << " j=" << j << " on " << cpu::isa_name(isa);
+        }
+      }
+      // The lane sums are exact and the float steps the same on every path.
+      if (first_isa_y.empty()) {
+        first_isa_y = y;
+      } else {
+        for (size_t i = 0; i < y.size(); ++i) {
+          ASSERT_EQ(y[i], first_isa_y[i]) << ggml_type_name(c.type) << " element " << i
+                                          << " on " << cpu::isa_name(isa) << " vs scalar";
+        }
+      }
+    }
+  }
+}
+
+TEST_F(KernelsTest, LinearInt8ErrorBounded) {
+  // Against the unquantized product, the error is at most half a quantization step per
+  // activation: sum over k of |w[k]| * d(block of k) / 2.
+  std::mt19937 rng(23);
+  const int64_t rows = 9, cols = 256;
+  Encoded e = random_blocks(GGMLType::Q4_1, static_cast<int>(rows * cols / 32), rng);
+  WeightMatrix w{GGMLType::Q4_1, rows, cols, e.bytes.data()};
+  std::vector<float> x = random_floats(static_cast<size_t>(cols), rng, 3.0f);
+  cpu::set_activation_quant(true);
+  std::vector<float> y(static_cast<size_t>(rows));
+  ops::linear(x, 1, w, {}, y);
+  for (int64_t j = 0; j < rows; ++j) {
+    double exact = 0, bound = 0;
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      float amax = 0.0f;
+      for (int64_t k = 32 * b; k < 32 * b + 32; ++k) amax = std::max(amax, std::fabs(x[k]));
+      for (int64_t k = 32 * b; k < 32 * b + 32; ++k) {
+        exact += static_cast<double>(x[k]) * e.values[j * cols + k];
+        bound += std::abs(e.values[j * cols + k]) * (amax / 127.0) * 0.5;
+      }
+    }
+    EXPECT_NEAR(y[j], exact, bound * 1.0001) << "row " << j;
   }
 }
 

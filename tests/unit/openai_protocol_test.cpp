@@ -139,5 +139,84 @@ TEST(OpenAIProtocol, UnknownFieldsListed) {
   EXPECT_EQ(unknown_fields(body, false), (std::vector<std::string>{"frobnicate"}));
 }
 
+TEST(OpenAIProtocol, RequestOptionsParsed) {
+  const CompletionRequest request = parse_completion_request(json::parse(R"({
+      "prompt": "hi", "priority": -3, "request_id": "abc", "user": "u",
+      "cache_salt": "salt", "truncate_prompt_tokens": 5})"));
+  EXPECT_EQ(request.options.priority, -3);
+  EXPECT_EQ(request.options.request_id, "abc");
+  EXPECT_EQ(request.options.user, "u");
+  EXPECT_EQ(request.options.cache_salt, "salt");
+  EXPECT_EQ(request.options.truncate_prompt_tokens, 5);
+}
+
+TEST(OpenAIProtocol, InvalidRequestOptions) {
+  const char* bodies[] = {
+      R"({"prompt": "hi", "priority": "high"})",
+      R"({"prompt": "hi", "priority": 1.5})",
+      R"({"prompt": "hi", "truncate_prompt_tokens": 0})",
+      R"({"prompt": "hi", "truncate_prompt_tokens": -2})",
+      R"({"prompt": "hi", "cache_salt": ""})",
+      R"({"prompt": "hi", "user": 1})",
+      R"({"prompt": "hi", "prompt_logprobs": 1, "stream": true})",
+      R"({"prompt": "hi", "response_format": {"type": "json_object"}})",
+  };
+  for (const char* body : bodies) {
+    EXPECT_EQ(status_of([&] { parse_completion_request(json::parse(body)); }), 400) << body;
+  }
+}
+
+TEST(OpenAIProtocol, ContinuousUsageNeedsIncludeUsage) {
+  const CompletionRequest alone = parse_completion_request(json::parse(R"({
+      "prompt": "hi", "stream": true, "stream_options": {"continuous_usage_stats": true}})"));
+  EXPECT_FALSE(alone.stream.continuous_usage);
+  const CompletionRequest both = parse_completion_request(json::parse(R"({
+      "prompt": "hi", "stream": true,
+      "stream_options": {"include_usage": true, "continuous_usage_stats": true}})"));
+  EXPECT_TRUE(both.stream.include_usage);
+  EXPECT_TRUE(both.stream.continuous_usage);
+}
+
+TEST(OpenAIProtocol, EchoLogprobsAskPromptLogprobs) {
+  const CompletionRequest request = parse_completion_request(
+      json::parse(R"({"prompt": "hi", "echo": true, "logprobs": 2})"));
+  EXPECT_EQ(request.params.prompt_logprobs, 2);
+  const CompletionRequest explicit_request = parse_completion_request(
+      json::parse(R"({"prompt": "hi", "prompt_logprobs": 0})"));
+  EXPECT_EQ(explicit_request.params.prompt_logprobs, 0);
+}
+
+TEST(OpenAIProtocol, ChatEchoAndTextFormat) {
+  const ChatRequest request = parse_chat_request(json::parse(R"({
+      "messages": [{"role": "user", "content": "x"}], "echo": true,
+      "response_format": {"type": "text"}})"));
+  EXPECT_TRUE(request.echo);
+}
+
+TEST(OpenAIProtocol, TruncateKeepsLastTokens) {
+  std::vector<int32_t> ids = {1, 2, 3, 4, 5};
+  truncate_prompt(ids, 2, 512);
+  EXPECT_EQ(ids, (std::vector<int32_t>{4, 5}));
+  std::vector<int32_t> short_ids = {1, 2};
+  truncate_prompt(short_ids, 5, 512);
+  EXPECT_EQ(short_ids, (std::vector<int32_t>{1, 2}));
+  std::vector<int32_t> to_context = {1, 2, 3, 4};
+  truncate_prompt(to_context, -1, 3);
+  EXPECT_EQ(to_context, (std::vector<int32_t>{2, 3, 4}));
+  std::vector<int32_t> unchanged = {1, 2};
+  truncate_prompt(unchanged, std::nullopt, 3);
+  EXPECT_EQ(unchanged.size(), 2u);
+}
+
+TEST(OpenAIProtocol, TruncateBeyondContext400) {
+  std::vector<int32_t> ids = {1, 2, 3};
+  EXPECT_EQ(status_of([&] { truncate_prompt(ids, 600, 512); }), 400);
+}
+
+TEST(OpenAIProtocol, ChatEchoNotUnknown) {
+  const json body = json::parse(R"({"messages": [], "echo": true, "priority": 1})");
+  EXPECT_TRUE(unknown_fields(body, true).empty());
+}
+
 }  // namespace
 }  // namespace vllm::server

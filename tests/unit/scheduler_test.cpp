@@ -164,6 +164,25 @@ TEST(Scheduler, LongPromptChunked) {
   EXPECT_EQ(harness.outputs_.at("a"), harness.reference("a"));
 }
 
+// Without chunked prefill a prompt that does not fit in the step's remaining budget waits
+// for a later step and then runs whole, while the running request keeps decoding.
+TEST(Scheduler, UnchunkedPromptWaitsForRoom) {
+  SchedulerConfig config = small_config(64, 32);
+  config.enable_chunked_prefill = false;
+  Harness harness(config);
+  SamplingParams params = greedy_params(6);
+  params.ignore_eos = true;
+  harness.add("first", make_prompt(20, 1), params);
+  harness.add("second", make_prompt(20, 2), params);
+  EXPECT_EQ(harness.step(), 1u);  // 20 + 20 tokens exceed the budget of 32
+  EXPECT_EQ(harness.first_scheduled_step_.count("second"), 0u);
+  EXPECT_EQ(harness.step(), 2u);  // first's decode token + second's whole prompt
+  harness.run_until_done();
+  EXPECT_EQ(harness.scheduler_.stats().num_multi_step_prefills, 0);
+  EXPECT_EQ(harness.outputs_.at("first"), harness.reference("first"));
+  EXPECT_EQ(harness.outputs_.at("second"), harness.reference("second"));
+}
+
 TEST(Scheduler, PreemptionKeepsOutputs) {
   // 8 usable blocks of 4 tokens hold 32 tokens; three requests need 20 tokens each.
   SamplingParams params = greedy_params(12);

@@ -1,16 +1,19 @@
 """Engine arguments with vLLM's names, converted to the C++ engine's `EngineArgs`.
 
-Supported: model, seed, max_model_len, max_num_seqs, max_num_batched_tokens, block_size,
-kv_cache_memory_bytes, and dtype "auto" or "float32" (the CPU engine computes in float32).
+Supported: model, revision, seed, max_model_len, max_num_seqs, max_num_batched_tokens,
+block_size, kv_cache_memory_bytes, generation_config ("auto", "vllm" or a folder holding a
+generation_config.json), and dtype: "auto", "float32" ("float"), "bfloat16" or "float16"
+("half"), the type safetensors weight matrices are stored in (activations are float32;
+GGUF files keep their tensor types).
 
-enable_chunked_prefill: the engine always splits a prompt that does not fit in a step's
-token budget. False only checks, as vLLM does, that max_num_batched_tokens is at least
-max_model_len, so that every prompt fits in one step's budget when the step has nothing
-else to run; with other requests in that step the prompt can still be split.
+enable_chunked_prefill: None or True splits prompts that do not fit in a step's token
+budget over several steps; False schedules each prompt whole, and then
+max_num_batched_tokens must be at least max_model_len, as in vLLM.
 
 Accepted only at their defaults, rejected with ValueError otherwise: tokenizer (the
 tokenizer always comes from the model files), skip_tokenizer_init, tensor_parallel_size,
-pipeline_parallel_size, quantization (None or "gguf"), revision, tokenizer_revision.
+pipeline_parallel_size, quantization (None or "gguf"), tokenizer_revision (None or the
+same as revision).
 
 Accepted and ignored, because they have no meaning for the CPU engine: tokenizer_mode,
 trust_remote_code, gpu_memory_utilization, swap_space, cpu_offload_gb, enforce_eager,
@@ -25,7 +28,15 @@ from typing import Any, Optional
 # What `resolve_model_path` maps to the default model in the cache.
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 
-_SUPPORTED_DTYPES = ("auto", "float32", "float")
+# vLLM's dtype names mapped to the engine's.
+_DTYPES = {
+    "auto": "auto",
+    "float32": "float32",
+    "float": "float32",
+    "bfloat16": "bfloat16",
+    "float16": "float16",
+    "half": "float16",
+}
 _SUPPORTED_QUANTIZATIONS = (None, "gguf")
 
 
@@ -51,6 +62,7 @@ class EngineArgs:
     quantization: Optional[str] = None
     revision: Optional[str] = None
     tokenizer_revision: Optional[str] = None
+    generation_config: str = "auto"
     tensor_parallel_size: int = 1
     pipeline_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
@@ -67,15 +79,6 @@ class EngineArgs:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        if (self.enable_chunked_prefill is False and self.max_num_batched_tokens is not None
-                and self.max_model_len is not None
-                and self.max_num_batched_tokens < self.max_model_len):
-            raise ValueError(
-                f"max_num_batched_tokens ({self.max_num_batched_tokens}) is smaller than "
-                f"max_model_len ({self.max_model_len}). This effectively limits the maximum "
-                "sequence length to max_num_batched_tokens and makes vLLM reject longer "
-                "sequences. Please increase max_num_batched_tokens or decrease max_model_len."
-            )
 
     def _reject_unsupported(self) -> None:
         if self.tokenizer is not None and self.tokenizer != self.model:
@@ -85,10 +88,10 @@ class EngineArgs:
             )
         if self.skip_tokenizer_init:
             raise ValueError("skip_tokenizer_init=True is not supported yet by this vLLM build.")
-        if self.dtype not in _SUPPORTED_DTYPES:
+        if self.dtype not in _DTYPES:
             raise ValueError(
-                f"dtype={self.dtype!r} is not supported yet by this vLLM build; use 'auto' or "
-                "'float32'."
+                f"dtype={self.dtype!r} is not supported by this vLLM build; use one of "
+                f"{', '.join(repr(name) for name in _DTYPES)}."
             )
         if self.quantization not in _SUPPORTED_QUANTIZATIONS:
             raise ValueError(
@@ -101,12 +104,16 @@ class EngineArgs:
                     f"{name}={getattr(self, name)} is not supported yet by this vLLM build; "
                     "it runs on one device."
                 )
-        for name in ("revision", "tokenizer_revision"):
-            if getattr(self, name) is not None:
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} is not supported: this build loads local "
-                    "model files only."
-                )
+        if self.tokenizer_revision is not None and self.tokenizer_revision != self.revision:
+            raise ValueError(
+                f"tokenizer_revision={self.tokenizer_revision!r} is not supported yet by this "
+                "vLLM build: the tokenizer comes from the model's revision; leave it None."
+            )
+        if not isinstance(self.generation_config, str) or not self.generation_config:
+            raise ValueError(
+                "generation_config must be 'auto', 'vllm' or the path of a folder holding a "
+                f"generation_config.json, got {self.generation_config!r}."
+            )
 
     def create_engine_args(self) -> Any:
         """Return the `vllm._C.EngineArgs` for these arguments."""
@@ -114,8 +121,14 @@ class EngineArgs:
 
         args = _C.EngineArgs()
         args.model = self.model
+        if self.revision is not None:
+            args.revision = self.revision
+        args.dtype = _DTYPES[self.dtype]
+        args.generation_config = self.generation_config
         args.seed = self.seed
         args.enable_prefix_caching = self.enable_prefix_caching
+        if self.enable_chunked_prefill is not None:
+            args.enable_chunked_prefill = self.enable_chunked_prefill
         args.scheduling_policy = self.scheduling_policy
         if self.max_model_len is not None:
             args.max_model_len = self.max_model_len

@@ -1,7 +1,6 @@
 """The LLM class: vLLM's offline inference API on the C++ engine."""
 
 import itertools
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -25,15 +24,10 @@ _OUTPUT_WAIT_S = 0.1
 
 _DEFAULT_MODEL_NAMES = ("", DEFAULT_MODEL, "HuggingFaceTB/SmolLM2-135M-Instruct")
 
-# generation_config.json keys that vLLM's LLM takes as default sampling parameters,
-# mapped to SamplingParams fields.
-_GENERATION_CONFIG_KEYS = {
-    "temperature": "temperature",
-    "top_k": "top_k",
-    "top_p": "top_p",
-    "min_p": "min_p",
-    "max_new_tokens": "max_tokens",
-}
+# SamplingParams fields that a generation config can set (vLLM's get_diff_sampling_param).
+_GENERATION_CONFIG_FIELDS = (
+    "repetition_penalty", "temperature", "top_k", "top_p", "min_p", "max_tokens",
+)
 
 
 class _Prompt:
@@ -54,7 +48,10 @@ class LLM:
             the default model ("SmolLM2-135M-Instruct"), which is loaded from the cache
             (fetch it with `python -m vllm.fetch_model`).
         tokenizer: Must be None (or the model): the tokenizer comes from the model files.
-        dtype: "auto" or "float32".
+        revision: Branch, tag or commit of a Hugging Face repo id in the local cache.
+        dtype: Type of the weight matrices of safetensors checkpoints: "auto" (the
+            checkpoint's), "float32" ("float"), "bfloat16" or "float16" ("half").
+            Activations are float32; GGUF files keep their tensor types.
         seed: Seed of the generators of requests whose SamplingParams have no seed.
         max_model_len: Context length in tokens; None uses the model's.
         max_num_seqs: Maximum number of sequences in one engine step.
@@ -62,6 +59,11 @@ class LLM:
         block_size: Tokens per KV cache block.
         kv_cache_memory_bytes: KV cache size in bytes; None uses VLLM_CPU_KVCACHE_SPACE
             (GiB) or free memory.
+        generation_config: Where get_default_sampling_params() takes its values from:
+            "auto" (the model's generation_config.json), "vllm" (vLLM's defaults) or a
+            folder holding a generation_config.json.
+        enable_chunked_prefill: False schedules each prompt whole; None or True splits
+            long prompts over several engine steps.
         **kwargs: Further EngineArgs fields (see vllm.engine.arg_utils); an unknown name
             raises TypeError.
     """
@@ -71,6 +73,7 @@ class LLM:
         model: str = DEFAULT_MODEL,
         *,
         tokenizer: Optional[str] = None,
+        revision: Optional[str] = None,
         dtype: str = "auto",
         seed: int = 0,
         max_model_len: Optional[int] = None,
@@ -78,12 +81,17 @@ class LLM:
         max_num_batched_tokens: Optional[int] = None,
         block_size: Optional[int] = None,
         kv_cache_memory_bytes: Optional[int] = None,
+        generation_config: str = "auto",
+        enable_chunked_prefill: Optional[bool] = None,
         **kwargs: Any,
     ) -> None:
         engine_args = EngineArgs(
             model=model,
             tokenizer=tokenizer,
+            revision=revision,
             dtype=dtype,
+            generation_config=generation_config,
+            enable_chunked_prefill=enable_chunked_prefill,
             seed=seed,
             max_model_len=max_model_len,
             max_num_seqs=max_num_seqs,
@@ -107,7 +115,6 @@ class LLM:
         self.llm_engine = _C.LLMEngine(engine_args.create_engine_args())
         self.model_config = self.llm_engine.model_config
         self.max_model_len = self.llm_engine.args.max_model_len
-        self.model_path = _C.resolve_model_path(model)
         self.request_counter = itertools.count()
         self.default_sampling_params: Optional[dict[str, Any]] = None
         self._tokenizer = Tokenizer(self.llm_engine.tokenizer)
@@ -120,28 +127,30 @@ class LLM:
         return self._tokenizer
 
     def get_default_sampling_params(self) -> SamplingParams:
-        """Return SamplingParams with the model's generation_config.json defaults.
+        """Return SamplingParams with the generation config's defaults.
 
-        As in vLLM, only temperature, top_k, top_p, min_p and max_new_tokens are taken;
-        GGUF files have no generation config, so they get plain SamplingParams().
+        As in vLLM, the generation config (see `generation_config`) may set
+        repetition_penalty, temperature, top_k, top_p, min_p and max_tokens (from
+        max_new_tokens); the other fields keep SamplingParams' defaults. GGUF files carry
+        no generation config.
         """
         if self.default_sampling_params is None:
-            self.default_sampling_params = self._read_generation_config()
+            self.default_sampling_params = self._overridden_sampling_defaults()
         return SamplingParams(**self.default_sampling_params)
 
-    def _read_generation_config(self) -> dict[str, Any]:
-        config_path = os.path.join(self.model_path, "generation_config.json")
-        if not os.path.isdir(self.model_path) or not os.path.isfile(config_path):
-            return {}
-        with open(config_path, encoding="utf-8") as file:
-            config = json.load(file)
+    def _overridden_sampling_defaults(self) -> dict[str, Any]:
+        engine_defaults = self.llm_engine.default_sampling_params()
+        plain = _C.SamplingParams()
         defaults = {
-            field: config[key] for key, field in _GENERATION_CONFIG_KEYS.items() if key in config
+            field: getattr(engine_defaults, field)
+            for field in _GENERATION_CONFIG_FIELDS
+            if getattr(engine_defaults, field) != getattr(plain, field)
         }
         if defaults:
             logger.info(
-                "Default sampling parameters have been overridden by the model's "
-                "generation config: %s", defaults,
+                "Default sampling parameters have been overridden by the model's Hugging Face "
+                "generation config recommended from the model creator: %s. If this is not "
+                "intended, pass generation_config=\"vllm\".", defaults,
             )
         return defaults
 

@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace vllm::cpu {
@@ -46,20 +47,17 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   }
 
   const int64_t num_items = num_tokens * num_heads;
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), num_items));
   const auto dot = [&](const float* a, const float* b) {
     float result;
     dot_tile(1, 1, a, 0, b, 0, head_dim, &result, 0);
     return result;
   };
 
-#pragma omp parallel num_threads(threads)
-  {
+  parallel_for(num_items, [&](int64_t first_item, int64_t end_item) {
     std::vector<float> scores(static_cast<size_t>(block_size));  // [block_size]
     std::vector<float> acc(static_cast<size_t>(head_dim));       // [head_dim]
 
-#pragma omp for schedule(static)
-    for (int64_t item = 0; item < num_items; ++item) {
+    for (int64_t item = first_item; item < end_item; ++item) {
       const int64_t t = item / num_heads;
       const int64_t h = item % num_heads;
       const int64_t s = token_seq[t];
@@ -102,7 +100,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
       const float inv_sum = 1.0f / running_sum;
       for (int64_t d = 0; d < head_dim; ++d) o[d] = acc[d] * inv_sum;
     }
-  }
+  });
 }
 
 }  // namespace vllm::cpu

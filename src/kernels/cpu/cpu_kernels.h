@@ -9,12 +9,16 @@
 
 namespace vllm::cpu {
 
-// Instruction sets with a kernel path. Each path is deterministic on its own; the paths may
-// differ from each other in the last bits of a dot product.
-enum class CpuIsa { kScalar, kAvx2, kAvx512 };
+// Instruction sets with a kernel path, in increasing order. Each path is deterministic on its
+// own; the paths may differ from each other in the last bits of a float dot product.
+// kAvx512Vnni is AVX-512F plus VNNI, VL and BW: the float kernels are those of kAvx512, the
+// int8-activation kernels use vpdpbusd.
+enum class CpuIsa { kScalar, kAvx2, kAvx512, kAvx512Vnni };
 
-// The best path this CPU supports (AVX-512F; else AVX2 with FMA and F16C; else scalar),
-// unless set_isa chose another.
+// The best path this CPU supports: AVX-512 with VNNI, AVX-512F, AVX2 with FMA and F16C, or
+// scalar.
+CpuIsa best_isa();
+// best_isa(), unless set_isa chose another.
 CpuIsa active_isa();
 // Selects a path, for tests; a path the CPU lacks is lowered to the best supported one.
 void set_isa(CpuIsa isa);
@@ -31,6 +35,21 @@ void dot_tile(int mt, int nr, const float* x, int64_t x_stride, const float* w,
 
 void linear(const float* x, int64_t num_tokens, const WeightMatrix& weight, const float* bias,
             float* y);
+
+// Whether linear quantizes activations to int8 (per token, per 32-element block, like ggml's
+// Q8_0) and multiplies them with the integer weights of Q4_0, Q4_1 and Q8_0 matrices. Read
+// once from the environment variable VLLM_CPU_ACTIVATION_QUANT (0 or 1, default 0).
+bool activation_quant_enabled();
+void set_activation_quant(bool enabled);
+
+// True where linear_int8 has a kernel for `type`.
+bool linear_int8_supported(GGMLType type);
+
+// linear() on int8-quantized activations; `weight.type` must pass linear_int8_supported.
+// Results are bit-identical for a token whatever the batch and thread count, and identical
+// across the AVX-512 VNNI, AVX2 and scalar paths.
+void linear_int8(const float* x, int64_t num_tokens, const WeightMatrix& weight,
+                 const float* bias, float* y);
 
 void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
               double eps, float* out);

@@ -204,17 +204,17 @@ void dequantize_row(GGMLType type, const uint8_t* src, float* dst, int64_t num_e
       std::memcpy(dst, src, static_cast<size_t>(num_elements) * sizeof(float));
       return;
     case GGMLType::F16:
-      if (isa == CpuIsa::kAvx512) return dequantize_f16_avx512(src, dst, num_elements);
+      if (isa >= CpuIsa::kAvx512) return dequantize_f16_avx512(src, dst, num_elements);
       if (isa == CpuIsa::kAvx2) return dequantize_f16_avx2(src, dst, num_elements);
       return dequantize_f16_scalar(src, dst, num_elements);
     case GGMLType::BF16:
       return dequantize_bf16(src, dst, num_elements);
     case GGMLType::Q4_0:
-      if (isa == CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q4_0_avx512, 18>(src, dst, num_elements);
+      if (isa >= CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q4_0_avx512, 18>(src, dst, num_elements);
       if (isa == CpuIsa::kAvx2) return dequantize_q4_0_avx2(src, dst, num_elements);
       return dequantize_q4_0_scalar(src, dst, num_elements);
     case GGMLType::Q4_1:
-      if (isa == CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q4_1_avx512, 20>(src, dst, num_elements);
+      if (isa >= CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q4_1_avx512, 20>(src, dst, num_elements);
       if (isa == CpuIsa::kAvx2) return dequantize_q4_1_avx2(src, dst, num_elements);
       return dequantize_q4_1_scalar(src, dst, num_elements);
     case GGMLType::Q5_0:
@@ -222,7 +222,7 @@ void dequantize_row(GGMLType type, const uint8_t* src, float* dst, int64_t num_e
     case GGMLType::Q5_1:
       return dequantize_q5_1(src, dst, num_elements);
     case GGMLType::Q8_0:
-      if (isa == CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q8_0_avx512, 34>(src, dst, num_elements);
+      if (isa >= CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q8_0_avx512, 34>(src, dst, num_elements);
       if (isa == CpuIsa::kAvx2) return dequantize_q8_0_avx2(src, dst, num_elements);
       return dequantize_q8_0_scalar(src, dst, num_elements);
     default:

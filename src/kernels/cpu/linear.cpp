@@ -16,6 +16,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "core/thread_pool.h"
 #include "kernels/cpu/blocks_avx512.h"
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -159,7 +160,7 @@ const FusedFn kFusedQ8_0[4] = VLLM_FUSED_ROW(block_q8_0_avx512, 34);
 
 // Returns the fused kernels [nr - 1] for a single token, or null where none exists.
 const FusedFn* fused_table(CpuIsa isa, GGMLType type, int64_t num_tokens) {
-  if (isa != CpuIsa::kAvx512 || num_tokens != 1) return nullptr;
+  if (isa < CpuIsa::kAvx512 || num_tokens != 1) return nullptr;
   switch (type) {
     case GGMLType::Q4_0: return kFusedQ4_0;
     case GGMLType::Q4_1: return kFusedQ4_1;
@@ -186,6 +187,7 @@ const TileFn kAvx512Tiles[4][4] = VLLM_TILE_TABLE(tile_avx512);
 
 const TileFn (*tile_table(CpuIsa isa))[4] {
   switch (isa) {
+    case CpuIsa::kAvx512Vnni:
     case CpuIsa::kAvx512: return kAvx512Tiles;
     case CpuIsa::kAvx2: return kAvx2Tiles;
     case CpuIsa::kScalar: break;
@@ -202,6 +204,10 @@ void dot_tile(int mt, int nr, const float* x, int64_t x_stride, const float* w,
 
 void linear(const float* x, int64_t num_tokens, const WeightMatrix& weight, const float* bias,
             float* y) {
+  if (activation_quant_enabled() && linear_int8_supported(weight.type)) {
+    linear_int8(x, num_tokens, weight, bias, y);
+    return;
+  }
   const int64_t rows = weight.rows;
   const int64_t cols = weight.cols;
   const int64_t row_bytes = weight.row_bytes();
@@ -209,18 +215,14 @@ void linear(const float* x, int64_t num_tokens, const WeightMatrix& weight, cons
   const CpuIsa isa = active_isa();
   const auto tiles = tile_table(isa);
   const FusedFn* fused = fused_table(isa, weight.type, num_tokens);
-  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), num_tiles));
-
-#pragma omp parallel num_threads(threads)
-  {
-    // [kRowTile, cols] dequantized weight rows; OpenMP keeps its threads, so the buffer
-    // is allocated once per thread and reused by later calls.
+  parallel_for(num_tiles, [&](int64_t first_tile, int64_t end_tile) {
+    // [kRowTile, cols] dequantized weight rows. Pool threads live as long as the process, so
+    // the buffer is allocated once per thread and reused by later calls.
     static thread_local std::vector<float> scratch;
     if (weight.type != GGMLType::F32 && scratch.size() < static_cast<size_t>(kRowTile * cols))
       scratch.resize(static_cast<size_t>(kRowTile * cols));
 
-#pragma omp for schedule(static)
-    for (int64_t tile = 0; tile < num_tiles; ++tile) {
+    for (int64_t tile = first_tile; tile < end_tile; ++tile) {
       const int64_t row0 = tile * kRowTile;
       const int64_t tile_rows = std::min(kRowTile, rows - row0);
       if (fused != nullptr) {
@@ -254,7 +256,7 @@ void linear(const float* x, int64_t num_tokens, const WeightMatrix& weight, cons
           for (int64_t j = row0; j < row0 + tile_rows; ++j) y[t * rows + j] += bias[j];
       }
     }
-  }
+  });
 }
 
 }  // namespace vllm::cpu

@@ -30,7 +30,7 @@ class ValueDict {
   const Value* find(const std::string& key) const;
   // Inserts the key at the end, or replaces its value in place when it exists.
   void set(const Value& key, Value value);
-  size_t size() const { return entries_.size(); }
+  size_t size() const;  // defined after Value, which must be complete first (clang)
   const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
 
  private:
@@ -130,6 +130,8 @@ class Value {
   std::shared_ptr<const Function> function_;
   std::shared_ptr<size_t> cursor_;  // kIterator: index of the next item in list_
 };
+
+inline size_t ValueDict::size() const { return entries_.size(); }
 
 // Arguments of a call, filter or test: positional values then keyword values.
 struct CallArgs {

@@ -1,0 +1,1 @@
+"""Helpers of benchmarks/compare_llama_cpp.py: GGUF facts, model preparation, runners."""
