@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/errors.h"
+#include "golden_util.h"
 #include "hf_export.h"
 #include "model_loader/hf_cache.h"
 #include "model_loader/model_resolver.h"
@@ -457,56 +458,14 @@ TEST_F(HfCacheTest, TinyModelFromRepoId) {
 
 // --- SmolLM2 exported to bfloat16 safetensors, against transformers ---
 
-constexpr int kMinExactMatches = 6;
-// The same bound as the GGUF golden test: both sides compute in float32 from identical
-// bfloat16 weights, so they differ only by summation order.
-constexpr double kLogprobTolerance = 1e-3;
 constexpr const char* kExportName = "SmolLM2-135M-Instruct-bf16";
 
-struct TopLogprob {
-  int32_t token_id;
-  double logprob;
-};
+using testing::GoldenPrompt;
+using testing::Goldens;
 
-struct GoldenPrompt {
-  std::string name;
-  std::vector<int32_t> prompt_token_ids;
-  std::vector<int32_t> output_token_ids;
-  std::vector<std::vector<TopLogprob>> top_logprobs;  // [num_steps][5], best first
-};
-
-struct Goldens {
-  std::string safetensors_sha256;
-  int max_tokens = 0;
-  int num_top_logprobs = 0;
-  std::vector<GoldenPrompt> prompts;
-};
-
-Goldens load_goldens() {
-  const std::string path = std::string(VLLM_TEST_DATA_DIR) + "/goldens/smollm2_bf16_hf.json";
-  std::ifstream file(path);
-  if (!file) throw std::runtime_error("cannot open golden file " + path);
-  const nlohmann::json json = nlohmann::json::parse(file);
-  Goldens goldens;
-  goldens.safetensors_sha256 = json.at("metadata").at("safetensors_sha256").get<std::string>();
-  goldens.max_tokens = json.at("metadata").at("max_tokens").get<int>();
-  goldens.num_top_logprobs = json.at("metadata").at("num_top_logprobs").get<int>();
-  for (const auto& entry : json.at("prompts")) {
-    GoldenPrompt prompt;
-    prompt.name = entry.at("name").get<std::string>();
-    prompt.prompt_token_ids = entry.at("prompt_token_ids").get<std::vector<int32_t>>();
-    prompt.output_token_ids = entry.at("output_token_ids").get<std::vector<int32_t>>();
-    for (const auto& step : entry.at("top_logprobs")) {
-      std::vector<TopLogprob> top;
-      for (const auto& pair : step) {
-        top.push_back({pair.at(0).get<int32_t>(), pair.at(1).get<double>()});
-      }
-      prompt.top_logprobs.push_back(std::move(top));
-    }
-    goldens.prompts.push_back(std::move(prompt));
-  }
-  return goldens;
-}
+// Both sides compute in float32 from identical bfloat16 weights, so the rule of the GGUF
+// golden test applies unchanged.
+Goldens load_goldens() { return testing::load_goldens("smollm2_bf16_hf.json"); }
 
 std::string sha256_of_file(const fs::path& path) {
   std::ifstream file(path, std::ios::binary);
@@ -581,96 +540,7 @@ TEST(HfModel, MatchTransformers) {
       << "changed on purpose, delete the directory, rerun this test to export it, then "
       << "rerun tools/export_smollm2_hf.py";
 
-  EngineArgs args;
-  args.model = dir.string();
-  args.max_model_len = 2048;
-  args.kv_cache_memory_bytes = int64_t{256} << 20;
-  LLMEngine engine(args);
-  SamplingParams params;
-  params.temperature = 0.0;
-  params.max_tokens = goldens.max_tokens;
-  params.ignore_eos = true;
-  params.logprobs = goldens.num_top_logprobs;
-  for (const GoldenPrompt& prompt : goldens.prompts) {
-    PromptInput input;
-    input.token_ids = prompt.prompt_token_ids;
-    engine.add_request(prompt.name, input, params);
-  }
-  std::map<std::string, CompletionOutput> results;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
-  while (results.size() < goldens.prompts.size() &&
-         std::chrono::steady_clock::now() < deadline) {
-    for (RequestOutput& output : engine.get_outputs(std::chrono::milliseconds(100))) {
-      if (output.finished && !output.outputs.empty()) {
-        results[output.request_id] = std::move(output.outputs.front());
-      }
-    }
-  }
-
-  int num_exact = 0;
-  std::string table = fmt::format("{:<14}{:>8}{:>10}{:>16}\n", "prompt", "tokens", "matched",
-                                  "max |dlogprob|");
-  for (const GoldenPrompt& golden : goldens.prompts) {
-    auto it = results.find(golden.name);
-    EXPECT_TRUE(it != results.end()) << golden.name << ": request did not finish";
-    if (it == results.end()) continue;
-    const CompletionOutput& output = it->second;
-    EXPECT_TRUE(output.logprobs.has_value()) << golden.name << ": no logprobs returned";
-    if (!output.logprobs.has_value()) continue;
-    const SampleLogprobs& logprobs = *output.logprobs;
-
-    size_t num_matched = 0;
-    while (num_matched < golden.output_token_ids.size() &&
-           num_matched < output.token_ids.size() &&
-           golden.output_token_ids[num_matched] == output.token_ids[num_matched]) {
-      ++num_matched;
-    }
-    if (num_matched == golden.output_token_ids.size()) ++num_exact;
-
-    // Logprobs are comparable while the contexts agree: the matched steps and the first
-    // diverging one.
-    const size_t num_compared =
-        std::min({num_matched + 1, golden.output_token_ids.size(), logprobs.size()});
-    double max_diff = 0.0;
-    std::string worst;
-    for (size_t step = 0; step < num_compared; ++step) {
-      for (const TopLogprob& expected : golden.top_logprobs[step]) {
-        auto found = logprobs[step].find(expected.token_id);
-        if (found == logprobs[step].end()) continue;  // 5th and 6th place may swap
-        const double diff = std::abs(found->second.logprob - expected.logprob);
-        if (diff > max_diff) {
-          max_diff = diff;
-          worst = fmt::format("step {} token {}: engine {:.6f}, transformers {:.6f}", step,
-                              expected.token_id, found->second.logprob, expected.logprob);
-        }
-      }
-    }
-    EXPECT_LE(max_diff, kLogprobTolerance) << golden.name << " " << worst;
-
-    // A divergence is accepted only at a near-tie: each side's token is in the other's top 5.
-    if (num_matched < golden.output_token_ids.size() && num_matched < output.token_ids.size()) {
-      const int32_t expected_token = golden.output_token_ids[num_matched];
-      const int32_t actual_token = output.token_ids[num_matched];
-      EXPECT_TRUE(logprobs[num_matched].count(expected_token) > 0)
-          << golden.name << " step " << num_matched << ": transformers' token "
-          << expected_token << " is not in the engine's top-5";
-      const auto& top = golden.top_logprobs[num_matched];
-      EXPECT_TRUE(std::any_of(top.begin(), top.end(),
-                              [&](const TopLogprob& entry) {
-                                return entry.token_id == actual_token;
-                              }))
-          << golden.name << " step " << num_matched << ": engine token " << actual_token
-          << " is not in transformers' top-5";
-    }
-    table += fmt::format("{:<14}{:>8}{:>7}/{:<2}{:>16.2e}\n", golden.name,
-                         golden.prompt_token_ids.size(), num_matched,
-                         golden.output_token_ids.size(), max_diff);
-  }
-  EXPECT_GE(num_exact, kMinExactMatches)
-      << "only " << num_exact << " of " << goldens.prompts.size()
-      << " continuations equal transformers' greedy output";
-  std::cout << table << fmt::format("{} of {} continuations exact\n", num_exact,
-                                    goldens.prompts.size());
+  testing::expect_match_goldens(goldens, testing::generate_goldens(dir.string(), goldens));
 }
 
 }  // namespace
