@@ -6,6 +6,7 @@
 // model makes thousands of engine steps in that time; the real model, when present, covers
 // the model runner's and the kernels' buffers as well.
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include <chrono>
 #include <cstdio>
@@ -32,8 +33,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr double kMaxGrowthMiBPerMinute = 1.0;
 
-// Resident set size of this process in bytes, from /proc/self/statm.
+// Resident set size of this process in bytes, from /proc/self/statm. Free heap memory is
+// returned to the system first, so that the figure follows live allocations (a leak keeps
+// its pages) rather than where the allocator happens to keep freed chunks.
 int64_t resident_bytes() {
+  malloc_trim(0);
   std::FILE* file = std::fopen("/proc/self/statm", "r");
   if (file == nullptr) return -1;
   long total_pages = 0;
