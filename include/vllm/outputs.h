@@ -34,6 +34,19 @@ struct CompletionOutput {
   bool finished() const { return finish_reason.has_value(); }
 };
 
+// Timings of one request, as vLLM's RequestMetrics, in Unix time in seconds. The engine
+// measures them on a monotonic clock anchored at arrival, so their differences stay exact
+// even if the wall clock jumps. Each is unset until its event happened.
+struct RequestMetrics {
+  double arrival_time = 0.0;                 // when the engine received the request
+  std::optional<double> first_scheduled_time;  // when a step first computed its tokens
+  std::optional<double> first_token_time;    // when its first output token was reported
+  std::optional<double> last_token_time;     // when its latest output token was reported
+  std::optional<double> finished_time;       // when it finished (any finish reason)
+  // Seconds from arrival to first scheduling (first_scheduled_time - arrival_time).
+  std::optional<double> time_in_queue;
+};
+
 struct RequestOutput {
   std::string request_id;
   std::optional<std::string> prompt;
@@ -45,6 +58,7 @@ struct RequestOutput {
   // The failure that ended the request inside the engine (its finish_reason is "abort");
   // nullopt otherwise. Not a vLLM field.
   std::optional<std::string> error;
+  RequestMetrics metrics;
 };
 
 }  // namespace vllm

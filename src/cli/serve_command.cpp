@@ -16,15 +16,25 @@ void add_model_source_options(CLI::App& command, std::string& revision, std::str
   command.add_option("--revision", revision,
                      "Branch, tag or commit of a Hugging Face repo id in the local cache; "
                      "\"main\" when omitted");
-  // vLLM's aliases map to the engine's names; the engine's names pass unchanged.
-  const std::map<std::string, std::string> dtypes = {
-      {"auto", "auto"},         {"float32", "float32"}, {"float", "float32"},
-      {"bfloat16", "bfloat16"}, {"float16", "float16"}, {"half", "float16"}};
   command.add_option("--dtype", dtype,
                      "Type of the weight matrices of safetensors checkpoints: auto (the "
                      "checkpoint's), float32 (float), bfloat16 or float16 (half); GGUF files "
                      "keep their tensor types")
-      ->transform(CLI::CheckedTransformer(dtypes))
+      ->transform(
+          [](const std::string& value) -> std::string {
+            // vLLM's aliases map to the engine's names; the engine's names pass unchanged.
+            static const std::map<std::string, std::string> engine_names = {
+                {"auto", "auto"},         {"float32", "float32"}, {"float", "float32"},
+                {"bfloat16", "bfloat16"}, {"float16", "float16"}, {"half", "float16"}};
+            const auto found = engine_names.find(value);
+            if (found == engine_names.end()) {
+              throw CLI::ValidationError("invalid dtype '" + value +
+                                         "': use auto, float32 (float), bfloat16 or "
+                                         "float16 (half)");
+            }
+            return found->second;
+          },
+          "", "dtype")
       ->capture_default_str();
   command.add_option("--generation-config", generation_config,
                      "Default sampling values of requests: auto (the model's "
@@ -94,6 +104,11 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
   serve->add_option("--io-threads", args.num_io_threads,
                     "Number of threads running the HTTP event loop")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve->add_option("--shutdown-timeout", args.shutdown_timeout_s,
+                    "Seconds that SIGTERM or SIGINT gives in-flight requests to finish before "
+                    "they are aborted; new connections are refused meanwhile")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   serve->add_option("--max-request-body-bytes", limits.max_request_body_bytes,
                     "Largest request body in bytes; larger ones get 413")

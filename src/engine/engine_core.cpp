@@ -1,6 +1,8 @@
 #include "engine/engine_core.h"
 
+#include <chrono>
 #include <exception>
+#include <unordered_map>
 #include <utility>
 
 #include <fmt/ranges.h>
@@ -160,14 +162,25 @@ void EngineCore::step() {
   }
 
   std::vector<std::string> request_ids;
+  // request id -> first scheduled time, for the outputs of this step
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> first_scheduled;
+  const auto scheduled_at = std::chrono::steady_clock::now();
   for (const ScheduledRequest& scheduled : scheduler_output.scheduled) {
     request_ids.push_back(scheduled.request->request_id());
+    if (!scheduled.request->first_scheduled_time.has_value()) {
+      scheduled.request->first_scheduled_time = scheduled_at;
+    }
+    first_scheduled[scheduled.request->request_id()] = *scheduled.request->first_scheduled_time;
   }
   try {
     ModelRunnerOutput runner_output = model_runner_.execute(scheduler_output);
     record_prompt_logprobs(runner_output);
     std::vector<EngineCoreOutput> outputs =
         scheduler_.update_from_output(scheduler_output, runner_output);
+    for (EngineCoreOutput& output : outputs) {
+      const auto it = first_scheduled.find(output.request_id);
+      if (it != first_scheduled.end()) output.first_scheduled_time = it->second;
+    }
     attach_prompt_logprobs(outputs);
     update_stats(scheduler_output, static_cast<int64_t>(runner_output.sampled.size()));
     publish(std::move(outputs));

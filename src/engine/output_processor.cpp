@@ -1,6 +1,7 @@
 #include "engine/output_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "core/errors.h"
@@ -24,6 +25,9 @@ std::vector<std::string> OutputProcessor::add_request(const std::string& request
   state.output.request_id = request_id;
   state.output.prompt = std::move(prompt);
   state.output.prompt_token_ids = std::move(prompt_token_ids);
+  state.arrival = std::chrono::steady_clock::now();
+  state.output.metrics.arrival_time =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   state.params = params;
   state.want_logprobs = params.logprobs.has_value();
   for (int index = 0; index < params.n; ++index) {
@@ -63,9 +67,30 @@ std::map<int32_t, Logprob> OutputProcessor::to_logprob_map(const TokenLogprobs& 
   return result;
 }
 
+double OutputProcessor::unix_time_of(const RequestState& state,
+                                     std::chrono::steady_clock::time_point time) {
+  return state.output.metrics.arrival_time +
+         std::chrono::duration<double>(time - state.arrival).count();
+}
+
 void OutputProcessor::apply(RequestState& state, int index, const EngineCoreOutput& output) {
   SampleState& sample = state.samples[index];
   CompletionOutput& completion = sample.output;
+  RequestMetrics& metrics = state.output.metrics;
+  // With n > 1 the earliest sample to be scheduled ends the request's queue time.
+  if (output.first_scheduled_time.has_value() &&
+      (!metrics.first_scheduled_time.has_value() ||
+       unix_time_of(state, *output.first_scheduled_time) < *metrics.first_scheduled_time)) {
+    metrics.first_scheduled_time = unix_time_of(state, *output.first_scheduled_time);
+    metrics.time_in_queue =
+        std::max(0.0, std::chrono::duration<double>(*output.first_scheduled_time - state.arrival)
+                          .count());
+  }
+  if (!output.new_token_ids.empty()) {
+    const double now = unix_time_of(state, std::chrono::steady_clock::now());
+    if (!metrics.first_token_time.has_value()) metrics.first_token_time = now;
+    metrics.last_token_time = now;
+  }
   state.output.num_cached_tokens = output.num_cached_tokens;
   if (output.error.has_value()) state.output.error = output.error;
   // The engine core sends prompt logprobs with a request's first output; a one-token prompt
@@ -179,6 +204,10 @@ std::vector<RequestOutput> OutputProcessor::process_outputs(
     bool finished = true;
     for (const SampleState& sample : state.samples) {
       finished = finished && sample.output.finished();
+    }
+    if (finished) {
+      state.output.metrics.finished_time =
+          unix_time_of(state, std::chrono::steady_clock::now());
     }
     if (finished || state.params.output_kind != RequestOutputKind::FINAL_ONLY) {
       result.push_back(make_request_output(state));

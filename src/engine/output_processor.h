@@ -8,6 +8,7 @@
 // string is ever reported.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,12 +65,16 @@ class OutputProcessor {
     SamplingParams params;
     bool want_logprobs = false;
     bool prompt_logprobs_reported = false;
+    // When add_request ran; output.metrics.arrival_time is the same instant in Unix time.
+    std::chrono::steady_clock::time_point arrival;
   };
 
   void apply(RequestState& state, int index, const EngineCoreOutput& output);
   void check_stop_strings_of(RequestState& state, int index, size_t num_new_bytes,
                              bool finished_by_core);
   RequestOutput make_request_output(RequestState& state);
+  // Unix time in seconds of `time`, anchored at the request's arrival.
+  static double unix_time_of(const RequestState& state, std::chrono::steady_clock::time_point time);
   std::map<int32_t, Logprob> to_logprob_map(const TokenLogprobs& logprobs) const;
 
   const Tokenizer& tokenizer_;

@@ -2,6 +2,7 @@
 // A prompt with n > 1 samples becomes n Requests, one per sample, before it reaches here.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -72,6 +73,8 @@ class Request {
   bool skip_reading_prefix_cache = false;
   // Prompt tokens found in the prefix cache when first scheduled; -1 before that.
   int64_t num_cached_tokens = -1;
+  // When a step first scheduled it (the end of its queue time); kept across preemption.
+  std::optional<std::chrono::steady_clock::time_point> first_scheduled_time;
   // Hashes of the full blocks of all_token_ids(), extended as tokens are appended.
   std::vector<BlockHash> block_hashes;
 

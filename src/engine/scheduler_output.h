@@ -1,6 +1,7 @@
 // What flows between the scheduler, the model runner and the engine core in one step.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -64,6 +65,8 @@ struct EngineCoreOutput {
   std::variant<std::monostate, int32_t, std::string> stop_reason;
   int num_cached_tokens = 0;
   std::optional<std::string> error;  // set when a failure inside the engine ended the request
+  // When a step first scheduled the request; unset for a request aborted while waiting.
+  std::optional<std::chrono::steady_clock::time_point> first_scheduled_time;
   bool finished() const { return finish_reason.has_value(); }
 };
 

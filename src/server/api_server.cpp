@@ -1,11 +1,14 @@
 #include "server/api_server.h"
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
 #include "core/errors.h"
@@ -46,6 +49,67 @@ std::string default_model_name(const ServerArgs& args) {
   // The short name that resolve_model_path maps to the default model, as clients pass it.
   return "SmolLM2-135M-Instruct";
 }
+
+// Polls the engine client after a shutdown signal and stops the server once no request is
+// in flight, aborting the remaining ones when the grace period ends. Runs on the event
+// loop's timer, one callback at a time.
+class ShutdownDrain {
+ public:
+  ShutdownDrain(HttpServer& server, EngineClient& client, double timeout_s)
+      : server_(server),
+        client_(client),
+        timer_(server.io_context()),
+        timeout_(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(timeout_s))) {}
+
+  void start() {
+    deadline_ = Clock::now() + timeout_;
+    poll();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // Time left to write the final chunks after the last request finished, and time that
+  // aborted requests have to deliver their final output.
+  static constexpr std::chrono::milliseconds kFlushTime{200};
+  static constexpr std::chrono::milliseconds kAbortTime{2000};
+  static constexpr std::chrono::milliseconds kPollInterval{50};
+
+  void poll() {
+    const auto now = Clock::now();
+    if (client_.num_in_flight() == 0) {
+      VLLM_LOG_INFO("no requests in flight, shutting down");
+      wait_then(kFlushTime, [this] { server_.stop(); });
+      return;
+    }
+    if (!aborted_ && now >= deadline_) {
+      const std::vector<std::string> ids = client_.in_flight_ids();
+      VLLM_LOG_WARN("shutdown timeout reached, aborting {} in-flight requests", ids.size());
+      for (const std::string& id : ids) client_.abort(id);
+      aborted_ = true;
+    } else if (aborted_ && now >= deadline_ + kAbortTime) {
+      VLLM_LOG_WARN("{} aborted requests did not finish, shutting down anyway",
+                    client_.num_in_flight());
+      server_.stop();
+      return;
+    }
+    wait_then(kPollInterval, [this] { poll(); });
+  }
+
+  void wait_then(std::chrono::milliseconds delay, std::function<void()> next) {
+    timer_.expires_after(delay);
+    timer_.async_wait([next = std::move(next)](const boost::system::error_code& ec) {
+      if (!ec) next();
+    });
+  }
+
+  HttpServer& server_;
+  EngineClient& client_;
+  boost::asio::steady_timer timer_;
+  Clock::duration timeout_;
+  Clock::time_point deadline_;
+  bool aborted_ = false;
+};
 
 }  // namespace
 
@@ -96,11 +160,23 @@ int run_api_server(const ServerArgs& args) {
                       router.handle(std::move(request), std::move(writer));
                     });
 
+  // Graceful shutdown: the first SIGTERM or SIGINT closes the listening socket and lets
+  // in-flight requests finish. After --shutdown-timeout seconds the rest are aborted, so
+  // their clients get finish_reason "abort". A second signal stops at once.
   boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
-  signals.async_wait([&server](const boost::system::error_code& ec, int signal_number) {
+  ShutdownDrain drain(server, client, args.shutdown_timeout_s);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
-    VLLM_LOG_INFO("received signal {}, shutting down", signal_number);
-    server.stop();
+    VLLM_LOG_INFO("received signal {}: no longer accepting connections; waiting up to {} s "
+                  "for {} in-flight requests",
+                  signal_number, args.shutdown_timeout_s, client.num_in_flight());
+    server.stop_accepting();
+    drain.start();
+    signals.async_wait([&server](const boost::system::error_code& ec2, int signal_number2) {
+      if (ec2) return;
+      VLLM_LOG_WARN("received signal {} again, stopping now", signal_number2);
+      server.stop();
+    });
   });
 
   VLLM_LOG_INFO("Available routes: GET /health, GET /version, GET /v1/models, GET /metrics, "

@@ -53,6 +53,14 @@ size_t EngineClient::num_in_flight() const {
   return sinks_.size();
 }
 
+std::vector<std::string> EngineClient::in_flight_ids() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> ids;
+  ids.reserve(sinks_.size());
+  for (const auto& [request_id, sink] : sinks_) ids.push_back(request_id);
+  return ids;
+}
+
 void EngineClient::dispatch_loop() {
   while (!stopping_) {
     std::vector<RequestOutput> outputs = engine_.get_outputs(kPollTimeout);

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "vllm/engine.h"
 
@@ -40,6 +41,8 @@ class EngineClient {
 
   LLMEngine& engine() { return engine_; }
   size_t num_in_flight() const;
+  // Ids of the requests whose final output has not been delivered yet.
+  std::vector<std::string> in_flight_ids() const;
 
  private:
   void dispatch_loop();

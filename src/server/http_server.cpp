@@ -522,6 +522,8 @@ void HttpServer::stop() {
   io_context_.stop();
 }
 
+void HttpServer::stop_accepting() { listener_->stop(); }
+
 int HttpServer::port() const { return listener_->port(); }
 
 }  // namespace vllm::server

@@ -55,7 +55,9 @@ Metrics::Metrics(std::string model_name)
       inter_token_latency_({0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0,
                             2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0}),
       e2e_request_latency_({0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
-                            40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}) {}
+                            40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}),
+      request_queue_time_({0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0,
+                           40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0}) {}
 
 void Metrics::on_request_added(const std::string& request_id) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -74,6 +76,10 @@ void Metrics::on_output(const RequestOutput& output) {
   if (it == requests_.end()) return;
   RequestTiming& timing = it->second;
 
+  if (!timing.queue_time_observed && output.metrics.time_in_queue.has_value()) {
+    request_queue_time_.observe(*output.metrics.time_in_queue);
+    timing.queue_time_observed = true;
+  }
   if (!timing.prompt_counted) {
     prompt_tokens_total_ += static_cast<int64_t>(output.prompt_token_ids.size());
     timing.prompt_counted = true;
@@ -160,6 +166,11 @@ std::string Metrics::render(const EngineStats& stats) const {
       "# HELP vllm:e2e_request_latency_seconds Histogram of e2e request latency in seconds.\n"
       "# TYPE vllm:e2e_request_latency_seconds histogram\n";
   e2e_request_latency_.render(text, "vllm:e2e_request_latency_seconds", labels);
+  text +=
+      "# HELP vllm:request_queue_time_seconds Histogram of time spent in WAITING phase for "
+      "request.\n"
+      "# TYPE vllm:request_queue_time_seconds histogram\n";
+  request_queue_time_.render(text, "vllm:request_queue_time_seconds", labels);
   return text;
 }
 

@@ -35,7 +35,8 @@ class Metrics {
   void on_request_added(const std::string& request_id);
   // Forgets a request that the engine rejected.
   void on_request_rejected(const std::string& request_id);
-  // Counts prompt and generated tokens, time to first token and finished requests.
+  // Counts prompt and generated tokens, time to first token, queue time and finished
+  // requests.
   void on_output(const RequestOutput& output);
   // Returns the exposition text; gauges come from `stats`.
   std::string render(const EngineStats& stats) const;
@@ -47,6 +48,7 @@ class Metrics {
     std::chrono::steady_clock::time_point last_token;   // when the latest tokens arrived
     bool first_token_seen = false;
     int64_t num_generated_tokens = 0;
+    bool queue_time_observed = false;
   };
 
   std::string model_name_;
@@ -58,6 +60,9 @@ class Metrics {
   Histogram time_to_first_token_;
   Histogram inter_token_latency_;   // one sample per output that brings new tokens
   Histogram e2e_request_latency_;
+  // Arrival to first scheduling, from RequestOutput::metrics; one sample per request that
+  // was scheduled (a request aborted while waiting has none).
+  Histogram request_queue_time_;
 };
 
 }  // namespace vllm::server

@@ -31,6 +31,8 @@ struct ServerArgs {
   std::string chat_template;       // file path or inline Jinja2; empty: the model's
   bool enable_prompt_tokens_details = false;   // usage.prompt_tokens_details.cached_tokens
   int num_io_threads = 1;          // threads running the Asio event loop
+  // Seconds that SIGTERM or SIGINT leaves in-flight requests to finish before aborting them.
+  double shutdown_timeout_s = 5.0;
   std::string version;             // reported by GET /version
   HttpLimits limits;
   EngineArgs engine;
