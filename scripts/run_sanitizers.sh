@@ -50,8 +50,8 @@ run_asan() {
   stage_start "ASan+UBSan build (vllm_core, vllm CLI, C++ unit tests) in $ASAN_DIR"
   mkdir -p "$ASAN_DIR"
   configure "$ASAN_DIR" -DVLLM_SANITIZE=ON -DVLLM_TSAN=OFF
-  # Only the CLI, the unit tests and the fuzz corpus replays (CTest runs all of them);
-  # benchmarks and other tools are left out to save time.
+  # Only the CLI, the unit tests and the fuzz corpus replays, which CTest runs. Benchmarks
+  # and other tools are left out to save time.
   local targets=(vllm_cli)
   local source
   for source in "$ROOT"/tests/unit/*_test.cpp; do
@@ -75,8 +75,8 @@ run_asan() {
 
   stage_start "ASan+UBSan C++ unit tests (ctest)"
   # The real-model tests (goldens, prefix caching on the model, memory flatness, the HF
-  # export) take minutes each when sanitized and run unsanitized in the main test stage;
-  # an empty model cache makes them skip here. The generation below covers the model code.
+  # export) take minutes each when sanitized, and the main test stage runs them anyway.
+  # An empty model cache makes them skip here. The generation below covers the model code.
   local empty_cache
   empty_cache="$(mktemp -d)"
   VLLM_TEST_MODEL="" VLLM_CACHE_ROOT="$empty_cache" HF_HUB_CACHE="$empty_cache" \

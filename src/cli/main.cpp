@@ -65,8 +65,8 @@ void add_generate_options(CLI::App& command, vllm::cli::GenerateOptions& options
 }
 
 // Registers `vllm bench`, which the Python package runs (vllm.benchmarks) before this
-// program starts, so that `vllm --help` lists it and running this binary directly says
-// where the command lives instead of failing as an unknown command.
+// program starts. `vllm --help` then lists it, and running this binary directly prints
+// where the command is instead of failing as an unknown command.
 void add_python_only_command(CLI::App& app, const std::string& name,
                              const std::string& description, bool& selected) {
   CLI::App* command = app.add_subcommand(name, description);

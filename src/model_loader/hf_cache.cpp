@@ -76,7 +76,7 @@ HfCacheLookup find_in_hf_cache(const std::string& repo_id, const std::string& re
                              repo_id.substr(repo_id.find('/') + 1));
   std::error_code error;
 
-  // A branch or tag: refs/<revision> holds the commit hash.
+  // A branch or tag: refs/<revision> contains the commit hash.
   const fs::path ref_path = repo_dir / "refs" / wanted;
   lookup.searched.push_back(ref_path.string());
   if (fs::is_regular_file(ref_path, error)) {

@@ -1,5 +1,6 @@
 """Shared fixtures of the Python tests: the real default model, loaded once."""
 
+import json
 import os
 import shutil
 import sys
@@ -53,3 +54,24 @@ def llm(model):
 
     # A small context and KV cache keep the tests fast and their memory use low.
     return LLM(model=model, max_model_len=512, kv_cache_memory_bytes=64 << 20, seed=0)
+
+
+def hf_model_dir(tmp_path, generation_config: dict) -> str:
+    """Return a copy of the bf16 HF export whose generation_config.json is replaced.
+
+    The weights are linked, not copied, to keep the tests fast. Skips when the export
+    (made by tests/unit/hf_model_test) is absent.
+    """
+    cache = os.environ.get("VLLM_CACHE_ROOT", os.path.expanduser("~/.cache/vllm"))
+    source = os.path.join(cache, "models", "SmolLM2-135M-Instruct-bf16")
+    if not os.path.isfile(os.path.join(source, "model.safetensors")):
+        pytest.skip(f"bf16 HF export not found at {source}")
+    target = tmp_path / "smollm2-bf16"
+    target.mkdir()
+    for name in os.listdir(source):
+        if name == "model.safetensors":
+            os.symlink(os.path.join(source, name), target / name)
+        elif name != "generation_config.json":
+            shutil.copy(os.path.join(source, name), target / name)
+    (target / "generation_config.json").write_text(json.dumps(generation_config))
+    return str(target)

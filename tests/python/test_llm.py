@@ -2,12 +2,12 @@
 
 import json
 import os
-import shutil
 import threading
 import time
 
 import pytest
 
+from conftest import hf_model_dir
 from vllm import LLM, CompletionOutput, Logprob, RequestOutput, SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=8)
@@ -290,27 +290,6 @@ def test_reset_prefix_cache_drops_hits(llm):
 # --- Defaults from the model's generation_config.json -----------------------------------
 
 GENERATION_CONFIG = {"temperature": 0.0, "max_new_tokens": 6}
-
-
-def hf_model_dir(tmp_path, generation_config):
-    """Return a copy of the bf16 HF export whose generation_config.json is replaced.
-
-    The weights are linked, not copied, to keep the test fast; skips when the export is
-    absent.
-    """
-    cache = os.environ.get("VLLM_CACHE_ROOT", os.path.expanduser("~/.cache/vllm"))
-    source = os.path.join(cache, "models", "SmolLM2-135M-Instruct-bf16")
-    if not os.path.isfile(os.path.join(source, "model.safetensors")):
-        pytest.skip(f"bf16 HF export not found at {source}")
-    target = tmp_path / "smollm2-bf16"
-    target.mkdir()
-    for name in os.listdir(source):
-        if name == "model.safetensors":
-            os.symlink(os.path.join(source, name), target / name)
-        elif name != "generation_config.json":
-            shutil.copy(os.path.join(source, name), target / name)
-    (target / "generation_config.json").write_text(json.dumps(generation_config))
-    return str(target)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -14,7 +13,7 @@ import threading
 import time
 
 import pytest
-from conftest import vllm_command
+from conftest import hf_model_dir, vllm_command
 
 openai = pytest.importorskip("openai")
 
@@ -877,26 +876,6 @@ def test_reset_prefix_cache_busy(priority_server):
 
 
 # --- Defaults from the model's generation_config.json -----------------------------------
-
-def hf_model_dir(tmp_path, generation_config):
-    """Return a copy of the bf16 HF export whose generation_config.json is replaced.
-
-    The weights are linked, not copied; skips when the export is absent.
-    """
-    cache = os.environ.get("VLLM_CACHE_ROOT", os.path.expanduser("~/.cache/vllm"))
-    source = os.path.join(cache, "models", "SmolLM2-135M-Instruct-bf16")
-    if not os.path.isfile(os.path.join(source, "model.safetensors")):
-        pytest.skip(f"bf16 HF export not found at {source}")
-    target = tmp_path / "smollm2-bf16"
-    target.mkdir()
-    for name in os.listdir(source):
-        if name == "model.safetensors":
-            os.symlink(os.path.join(source, name), target / name)
-        elif name != "generation_config.json":
-            shutil.copy(os.path.join(source, name), target / name)
-    (target / "generation_config.json").write_text(json.dumps(generation_config))
-    return str(target)
-
 
 @pytest.fixture(scope="module")
 def config_server(tmp_path_factory):

@@ -3,8 +3,8 @@
 // parallel samples, stop strings and priorities. Every KV block must be free at the end.
 //
 // The run lasts VLLM_MEMORY_TEST_SECONDS (default 50: 10 of warm-up, 40 measured). The fake
-// model makes thousands of engine steps in that time; the real model, when present, covers
-// the model runner's and the kernels' buffers as well.
+// model makes thousands of engine steps in that time. The real model, when present, also
+// covers the buffers of the model runner and the kernels.
 #include <gtest/gtest.h>
 #include <malloc.h>
 

@@ -33,6 +33,7 @@
 #include "models/model_config_hf.h"
 #include "models/registry.h"
 #include "safetensors_writer.h"
+#include "scoped_env.h"
 #include "test_model.h"
 #include "tokenizer/tokenizer.h"
 #include "vllm/engine.h"
@@ -46,26 +47,7 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// Restores one environment variable when destroyed.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const char* name) : name_(name) {
-    if (const char* value = std::getenv(name); value != nullptr) saved_ = value;
-  }
-  ~ScopedEnv() {
-    if (saved_) {
-      ::setenv(name_, saved_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  void set(const std::string& value) { ::setenv(name_, value.c_str(), 1); }
-  void unset() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> saved_;
-};
+using testing::ScopedEnv;
 
 void write_text(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());

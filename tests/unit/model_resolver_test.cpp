@@ -11,6 +11,7 @@
 
 #include "core/errors.h"
 #include "model_loader/model_resolver.h"
+#include "scoped_env.h"
 #include "vllm/engine.h"
 
 namespace fs = std::filesystem;
@@ -23,29 +24,7 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// Restores one environment variable when destroyed.
-class ScopedEnv {
- public:
-  explicit ScopedEnv(const char* name) : name_(name) {
-    const char* value = std::getenv(name);
-    if (value != nullptr) {
-      saved_ = value;
-    }
-  }
-  ~ScopedEnv() {
-    if (saved_) {
-      ::setenv(name_, saved_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  void set(const std::string& value) { ::setenv(name_, value.c_str(), 1); }
-  void unset() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-  std::optional<std::string> saved_;
-};
+using vllm::testing::ScopedEnv;
 
 class ModelResolverTest : public ::testing::Test {
  protected:
