@@ -121,11 +121,9 @@ GenerationDefaults load_generation_defaults(const std::string& generation_config
     }
   }
   GenerationDefaults defaults = parse_generation_config(read_text_file(path), path.string());
+  // DEBUG only: the server states the overridden values once at INFO, as vLLM does.
   if (!defaults.empty()) {
-    VLLM_LOG_INFO(
-        "Default sampling parameters come from the model's generation config {}; pass "
-        "--generation-config vllm to use vLLM's defaults instead",
-        path.string());
+    VLLM_LOG_DEBUG("Default sampling parameters read from {}", path.string());
   }
   return defaults;
 }

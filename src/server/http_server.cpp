@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <optional>
@@ -76,7 +77,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
   }
-  void stop() {
+  // Closes the listening socket. With `draining`, the sessions still open answer requests
+  // that arrive from now on with 503 and close their connections after the current response.
+  void stop(bool draining = false) {
+    if (draining) draining_ = true;
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
       error_code ignored;
       self->acceptor_.close(ignored);
@@ -85,6 +89,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   int port() const { return acceptor_.local_endpoint().port(); }
   const HttpLimits& limits() const { return limits_; }
   const RequestHandler& handler() const { return handler_; }
+  bool draining() const { return draining_; }
 
   // Called by each session when it ends.
   void release_connection() {
@@ -106,6 +111,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   RequestHandler handler_;
   int num_connections_ = 0;   // touched only on the acceptor's strand
   bool accept_paused_ = false;
+  std::atomic<bool> draining_ = false;  // read by every session's strand
 };
 
 // One client connection. Reads a request, hands it to the handler, writes the response
@@ -208,6 +214,11 @@ void Session::arm_read_timer(double timeout_s) {
 
 void Session::do_read() {
   if (closed_) return;
+  if (listener_->draining()) {
+    // Shutting down: an idle keep-alive connection gets no further request.
+    close();
+    return;
+  }
   const HttpLimits& limits = listener_->limits();
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(limits.max_header_bytes));
@@ -297,6 +308,11 @@ void Session::on_body(error_code ec) {
   request.path = std::string(target.substr(0, target.find('?')));
   request.remote = remote_;
   keep_alive_ = request.message.keep_alive();
+  if (listener_->draining()) {
+    reject(503, "The server is shutting down and accepts no new requests; send the request "
+                "to another instance or again after the restart.");
+    return;
+  }
   busy_ = true;
   response_complete_ = false;
   ++request_seq_;
@@ -355,6 +371,7 @@ void Session::on_watch(error_code ec, size_t num_bytes) {
 void Session::send(uint64_t seq, int status, std::string_view content_type, std::string body,
                    const std::vector<std::pair<std::string, std::string>>& extra_headers) {
   if (!is_active(seq) || response_complete_) return;
+  if (listener_->draining()) keep_alive_ = false;
   std::string bytes = status_line(status);
   fmt::format_to(std::back_inserter(bytes), "content-type: {}\r\ncontent-length: {}\r\n",
                  content_type, body.size());
@@ -368,6 +385,7 @@ void Session::send(uint64_t seq, int status, std::string_view content_type, std:
 
 void Session::start_events(uint64_t seq) {
   if (!is_active(seq) || response_complete_) return;
+  if (listener_->draining()) keep_alive_ = false;
   std::string bytes = status_line(200);
   bytes +=
       "content-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\n"
@@ -522,7 +540,7 @@ void HttpServer::stop() {
   io_context_.stop();
 }
 
-void HttpServer::stop_accepting() { listener_->stop(); }
+void HttpServer::stop_accepting() { listener_->stop(/*draining=*/true); }
 
 int HttpServer::port() const { return listener_->port(); }
 

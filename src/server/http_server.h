@@ -73,8 +73,9 @@ class HttpServer {
   void run(int num_threads);
   // Stops the event loop; safe to call from any thread or from a signal handler's thread.
   void stop();
-  // Closes the listening socket, so that new connections are refused; open connections
-  // keep being served until stop().
+  // Closes the listening socket, so that new connections are refused. Open connections
+  // finish their current request with "connection: close"; a request that arrives on one
+  // afterwards gets 503.
   void stop_accepting();
   int port() const;   // the bound port (useful with port 0)
   boost::asio::io_context& io_context() { return io_context_; }

@@ -1,6 +1,7 @@
 """Graceful shutdown of `vllm serve` on SIGTERM, and the queue-time histogram, with the real
 model: each test starts its own server, because SIGTERM ends it."""
 
+import http.client
 import json
 import signal
 import socket
@@ -139,6 +140,37 @@ def test_sigterm_aborts(model):
         status = server.process.wait(timeout=grace_s + EXIT_MARGIN_S)
         assert status == 0
         assert time.monotonic() - sent < grace_s + EXIT_MARGIN_S
+    finally:
+        server.stop()
+
+
+def test_keep_alive_request_after_sigterm(model):
+    server = Server(model, "--shutdown-timeout", "60")
+    try:
+        idle = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        idle.request("GET", "/health")
+        response = idle.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("connection") == "keep-alive"
+
+        stream, events = open_stream(server, max_tokens=100)
+        server.process.send_signal(signal.SIGTERM)
+        assert wait_refused(server.port)
+        body = json.dumps({"prompt": PROMPT, "max_tokens": 4})
+        idle.request("POST", "/v1/completions", body=body,
+                     headers={"Content-Type": "application/json"})
+        response = idle.getresponse()
+        error = json.loads(response.read())
+        idle.close()
+        assert response.status == 503
+        assert response.getheader("connection") == "close"
+        assert "shutting down" in error["error"]["message"]
+
+        events += read_rest(stream)
+        stream.close()
+        assert finish_reasons(events) == ["length"]
+        assert server.process.wait(timeout=60 + EXIT_MARGIN_S) == 0
     finally:
         server.stop()
 
