@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
   python3-venv python3-dev
-  libfmt-dev libspdlog-dev nlohmann-json3-dev libpcre2-dev
+  libfmt-dev libspdlog-dev nlohmann-json3-dev libpcre2-dev libicu-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev libcli11-dev libboost-dev libssl-dev
 )

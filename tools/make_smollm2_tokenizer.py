@@ -144,7 +144,7 @@ def write_tokenizer_gguf(reader, out_dir):
 
     bad = gguf.GGUFWriter(os.path.join(out_dir, "bad_pre.gguf"), arch="llama")
     bad.add_tokenizer_model("gpt2")
-    bad.add_tokenizer_pre("qwen2")
+    bad.add_tokenizer_pre("chatglm-bpe")
     bad.add_token_list(["a", "b"])
     bad.add_token_merges([])
     bad.write_header_to_file()

@@ -184,4 +184,22 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<TextSegment>& s
   }
 }
 
+void AddedTokenMatcher::split_raw(std::string_view text,
+                                  std::vector<TextSegment>& segments) const {
+  if (has_raw_) {
+    split_pass(raw_trie_, text, {0, text.size()}, segments);
+  } else if (!text.empty()) {
+    segments.push_back({{0, text.size()}, -1});
+  }
+}
+
+void AddedTokenMatcher::split_normalized(std::string_view text,
+                                         std::vector<TextSegment>& segments) const {
+  if (has_normalized_) {
+    split_pass(normalized_trie_, text, {0, text.size()}, segments);
+  } else if (!text.empty()) {
+    segments.push_back({{0, text.size()}, -1});
+  }
+}
+
 }  // namespace vllm

@@ -39,6 +39,10 @@ class AddedTokenMatcher {
 
   // Appends the segments of `text` in order; empty ordinary segments are left out.
   void split(std::string_view text, std::vector<TextSegment>& segments) const;
+  // The two passes one at a time, for pipelines that normalize between them: the tokens
+  // with normalized=false in raw text, then the others in a normalized segment.
+  void split_raw(std::string_view text, std::vector<TextSegment>& segments) const;
+  void split_normalized(std::string_view text, std::vector<TextSegment>& segments) const;
 
  private:
   // Byte trie of one pass's token contents.

@@ -1,10 +1,13 @@
 // Loader of the tokenizer stored in GGUF metadata (tokenizer.ggml.*), for llama.cpp's
 // "gpt2" (byte-level BPE) tokenizer model. Token strings in the file are already in GPT-2's
 // byte alphabet; token types mark control (special) and user-defined (added) tokens.
+#include <algorithm>
+
 #include "core/errors.h"
 #include "core/logging.h"
 #include "model_loader/gguf.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/gguf_sentencepiece.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vllm {
@@ -40,9 +43,10 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GGUFFile& gguf) {
                                      "tokenizer, pass a tokenizer directory instead",
                                      gguf.path()));
   }
+  if (*model_name == "llama") return load_gguf_sentencepiece_tokenizer(gguf);
   if (*model_name != "gpt2") {
     throw ModelLoadError(fmt::format("{}: tokenizer.ggml.model '{}' is not supported "
-                                     "(supported: gpt2)", gguf.path(), *model_name));
+                                     "(supported: gpt2, llama)", gguf.path(), *model_name));
   }
   const std::string pre_name = gguf.get_string_or("tokenizer.ggml.pre").value_or("default");
 
@@ -77,6 +81,16 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GGUFFile& gguf) {
       config.added_tokens.push_back({config.tokens[id], id, /*special=*/false,
                                      /*normalized=*/true});
     }
+  }
+
+  // transformers' GPT2Tokenizer takes "<|endoftext|>" as its unk token when the file names
+  // none. A vocabulary without that string (Llama 3) gets it appended as a special token,
+  // so the text "<|endoftext|>" encodes to an id one past the file's vocabulary there too.
+  const std::string kGpt2Unk = "<|endoftext|>";
+  if (!gguf.get_int_or("tokenizer.ggml.unknown_token_id") &&
+      std::find(config.tokens.begin(), config.tokens.end(), kGpt2Unk) == config.tokens.end()) {
+    config.tokens.push_back(kGpt2Unk);
+    config.added_tokens.push_back({kGpt2Unk, vocab_size, /*special=*/true, /*normalized=*/false});
   }
 
   const std::vector<std::string> merges = gguf.get_string_array("tokenizer.ggml.merges");

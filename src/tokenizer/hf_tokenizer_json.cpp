@@ -1,7 +1,12 @@
-// Loader of HF tokenizer.json (plus tokenizer_config.json beside it) for byte-level BPE
-// tokenizers. Components outside what ByteLevelBpeTokenizer reproduces are rejected with
-// ModelLoadError naming the component, rather than silently tokenizing differently.
+// Loader of HF tokenizer.json (plus tokenizer_config.json beside it). Plain byte-level BPE
+// goes to ByteLevelBpeTokenizer (its fast path); everything else to PipelineTokenizer.
+// Components that neither reproduces are rejected with ModelLoadError naming the component,
+// rather than silently tokenizing differently.
+#include <zlib.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +16,8 @@
 #include "core/json_depth.h"
 #include "core/logging.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/pipeline_tokenizer.h"
+#include "tokenizer/tokenizer_json_components.h"
 #include "tokenizer/tokenizer.h"
 
 namespace vllm {
@@ -18,16 +25,33 @@ namespace {
 
 using nlohmann::json;
 
-// Largest token id accepted. The token table is sized by the largest id, so without a limit
-// one entry with id 2^31 - 1 would allocate 64 GiB. Vocabularies in use stay below 300,000.
-constexpr int64_t kMaxTokenId = (1 << 22) - 1;
+using tokenizer_json::kMaxTokenId;
 
-json read_json_file(const std::string& path) {
+// Whole file contents; a name ending in ".gz" is gunzipped.
+std::string read_file(const std::string& path) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) {
+    gzFile file = gzopen(path.c_str(), "rb");
+    if (file == nullptr) {
+      throw ModelLoadError(fmt::format("{}: file not found or not readable", path));
+    }
+    std::string text;
+    char buffer[1 << 16];
+    int n = 0;
+    while ((n = gzread(file, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+    const bool failed = n < 0;
+    gzclose(file);
+    if (failed) throw ModelLoadError(fmt::format("{}: not a readable gzip file", path));
+    return text;
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) throw ModelLoadError(fmt::format("{}: file not found or not readable", path));
   std::stringstream buffer;
   buffer << file.rdbuf();
-  const std::string text = buffer.str();
+  return buffer.str();
+}
+
+json read_json_file(const std::string& path) {
+  const std::string text = read_file(path);
   if (auto offset = find_json_depth_excess(text, kDefaultMaxJsonDepth)) {
     throw ModelLoadError(fmt::format("{}: JSON nests deeper than {} levels at byte {}; the file "
                                      "is corrupt or not a tokenizer file",
@@ -215,8 +239,16 @@ std::optional<std::string> special_token_content(const json& config, const char*
   return std::nullopt;
 }
 
-void apply_tokenizer_config(const std::filesystem::path& dir, const Tokenizer& partial,
-                            ByteLevelBpeConfig& config) {
+// Settings that tokenizer_config.json and chat_template.jinja beside tokenizer.json add.
+struct TokenizerConfigExtras {
+  std::optional<int32_t> bos_token_id;
+  std::optional<int32_t> eos_token_id;
+  std::string chat_template;
+};
+
+TokenizerConfigExtras read_tokenizer_config(const std::filesystem::path& dir,
+                                            const Tokenizer& partial) {
+  TokenizerConfigExtras extras;
   const std::filesystem::path config_path = dir / "tokenizer_config.json";
   if (std::filesystem::exists(config_path)) {
     const json tokenizer_config = read_json_file(config_path.string());
@@ -225,49 +257,32 @@ void apply_tokenizer_config(const std::filesystem::path& dir, const Tokenizer& p
       if (!content) return std::nullopt;
       return partial.token_to_id(*content);
     };
-    config.bos_token_id = id_of("bos_token");
-    config.eos_token_id = id_of("eos_token");
+    extras.bos_token_id = id_of("bos_token");
+    extras.eos_token_id = id_of("eos_token");
     const auto it = tokenizer_config.find("chat_template");
     if (it != tokenizer_config.end() && it->is_string()) {
-      config.chat_template = it->get<std::string>();
+      extras.chat_template = it->get<std::string>();
     } else if (it != tokenizer_config.end() && it->is_array()) {
       // A list of named templates: use the one named "default".
       for (const json& entry : *it) {
         if (entry.value("name", "") == "default") {
-          config.chat_template = entry.value("template", "");
+          extras.chat_template = entry.value("template", "");
         }
       }
     }
   }
   const std::filesystem::path template_path = dir / "chat_template.jinja";
-  if (config.chat_template.empty() && std::filesystem::exists(template_path)) {
+  if (extras.chat_template.empty() && std::filesystem::exists(template_path)) {
     std::ifstream file(template_path, std::ios::binary);
     std::stringstream buffer;
     buffer << file.rdbuf();
-    config.chat_template = buffer.str();
+    extras.chat_template = buffer.str();
   }
+  return extras;
 }
 
-ByteLevelBpeConfig parse_tokenizer_json(const std::string& path, const json& root) {
-  if (!root.is_object()) {
-    throw ModelLoadError(fmt::format("{}: expected a JSON object at the top level", path));
-  }
-  if (!root.contains("model") || !root["model"].is_object()) {
-    throw ModelLoadError(fmt::format("{}: missing or invalid key model", path));
-  }
-  ByteLevelBpeConfig config;
-  config.source = path;
-  int32_t max_id = -1;
-  parse_model(path, root["model"], config, max_id);
-
-  const json normalizer = root.value("normalizer", json());
-  if (!normalizer.is_null()) throw_unsupported(path, "normalizer type", type_of(normalizer), "null");
-  check_decoder(path, root.value("decoder", json()));
-  parse_post_processor(path, root.value("post_processor", json()), config.prefix_ids,
-                       config.suffix_ids);
-  const json pre_tokenizer = root.value("pre_tokenizer", json());
-  if (!pre_tokenizer.is_null()) config.pre_tokenizer = parse_pre_tokenizer(path, pre_tokenizer);
-
+std::vector<AddedToken> parse_added_tokens(const std::string& path, const json& root) {
+  std::vector<AddedToken> tokens;
   for (const json& entry : root.value("added_tokens", json::array())) {
     AddedToken token;
     token.content = entry.at("content").get<std::string>();
@@ -283,6 +298,99 @@ ByteLevelBpeConfig parse_tokenizer_json(const std::string& path, const json& roo
     token.lstrip = flag(entry, "lstrip", false);
     token.rstrip = flag(entry, "rstrip", false);
     token.single_word = flag(entry, "single_word", false);
+    tokens.push_back(std::move(token));
+  }
+  return tokens;
+}
+
+// Appends the tokens of tokenizer_config.json's added_tokens_decoder ({"id": {"content": ...,
+// "special": ...}}) that tokenizer.json does not list, as transformers adds them on load.
+void add_config_added_tokens(const std::filesystem::path& dir, std::vector<AddedToken>& tokens) {
+  const std::filesystem::path config_path = dir / "tokenizer_config.json";
+  if (!std::filesystem::exists(config_path)) return;
+  const json config = read_json_file(config_path.string());
+  const auto it = config.find("added_tokens_decoder");
+  if (it == config.end() || !it->is_object()) return;
+  for (const auto& [key, entry] : it->items()) {
+    int64_t id = -1;
+    try {
+      id = std::stoll(key);
+    } catch (const std::exception&) {
+      throw ModelLoadError(fmt::format("{}: added_tokens_decoder key '{}' is not a token id",
+                                       config_path.string(), key));
+    }
+    if (id < 0 || id > kMaxTokenId) {
+      throw ModelLoadError(fmt::format("{}: added_tokens_decoder id {} is outside 0 to {}",
+                                       config_path.string(), id, kMaxTokenId));
+    }
+    const bool listed = std::any_of(tokens.begin(), tokens.end(),
+                                    [&](const AddedToken& t) { return t.id == id; });
+    if (listed) continue;
+    AddedToken token;
+    token.content = entry.at("content").get<std::string>();
+    token.id = static_cast<int32_t>(id);
+    token.special = flag(entry, "special", false);
+    token.normalized = flag(entry, "normalized", !token.special);
+    token.lstrip = flag(entry, "lstrip", false);
+    token.rstrip = flag(entry, "rstrip", false);
+    token.single_word = flag(entry, "single_word", false);
+    tokens.push_back(std::move(token));
+  }
+}
+
+// Whether ByteLevelBpeTokenizer reproduces this file: BPE without byte fallback or subword
+// affixes, no normalizer, a ByteLevel decoder and pre-tokenizers that only split the raw
+// text (ByteLevel without prefix space, Digits, Split Isolated).
+bool is_plain_byte_level(const json& root) {
+  const json& model = root["model"];
+  const std::string model_type = model.contains("type") ? type_of(model) : "BPE";
+  if (model_type != "BPE" || flag(model, "byte_fallback", false)) return false;
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    if (model.contains(key) && model[key].is_string() && !model[key].get<std::string>().empty()) {
+      return false;
+    }
+  }
+  if (!root.value("normalizer", json()).is_null()) return false;
+  if (type_of(root.value("decoder", json())) != "ByteLevel") return false;
+  std::function<bool(const json&)> splits_only = [&](const json& node) {
+    if (node.is_null()) return true;
+    const std::string type = type_of(node);
+    if (type == "Sequence") {
+      for (const json& step : node.value("pretokenizers", json::array())) {
+        if (!splits_only(step)) return false;
+      }
+      return true;
+    }
+    if (type == "ByteLevel") return !flag(node, "add_prefix_space", false);
+    if (type == "Digits") return true;
+    if (type == "Split") {
+      return node.value("behavior", "Isolated") == "Isolated" && !flag(node, "invert", false);
+    }
+    return false;
+  };
+  const json pre_tokenizer = root.value("pre_tokenizer", json());
+  // ByteLevel must be among the pre-tokenizers: the fast path always maps to the alphabet.
+  const std::string dump = pre_tokenizer.dump();
+  return splits_only(pre_tokenizer) && dump.find("\"ByteLevel\"") != std::string::npos;
+}
+
+ByteLevelBpeConfig parse_tokenizer_json(const std::string& path, const json& root) {
+  ByteLevelBpeConfig config;
+  config.source = path;
+  int32_t max_id = -1;
+  parse_model(path, root["model"], config, max_id);
+
+  const json normalizer = root.value("normalizer", json());
+  if (!normalizer.is_null()) throw_unsupported(path, "normalizer type", type_of(normalizer), "null");
+  check_decoder(path, root.value("decoder", json()));
+  parse_post_processor(path, root.value("post_processor", json()), config.prefix_ids,
+                       config.suffix_ids);
+  const json pre_tokenizer = root.value("pre_tokenizer", json());
+  if (!pre_tokenizer.is_null()) config.pre_tokenizer = parse_pre_tokenizer(path, pre_tokenizer);
+
+  std::vector<AddedToken> added = parse_added_tokens(path, root);
+  add_config_added_tokens(std::filesystem::path(path).parent_path(), added);
+  for (AddedToken& token : added) {
     if (token.id > max_id) {
       max_id = token.id;
       config.tokens.resize(static_cast<size_t>(max_id) + 1);
@@ -293,33 +401,70 @@ ByteLevelBpeConfig parse_tokenizer_json(const std::string& path, const json& roo
   return config;
 }
 
-}  // namespace
+PipelineConfig parse_pipeline_json(const std::string& path, const json& root) {
+  PipelineConfig config;
+  config.source = path;
+  config.model = tokenizer_json::parse_model(path, root["model"]);
+  config.normalizer = tokenizer_json::parse_normalizer(path, root.value("normalizer", json()));
+  config.pre_tokenizer =
+      tokenizer_json::parse_pre_tokenizer(path, root.value("pre_tokenizer", json()));
+  config.decoder = tokenizer_json::parse_decoder(path, root.value("decoder", json()),
+                                                 config.byte_level_decoder);
+  parse_post_processor(path, root.value("post_processor", json()), config.prefix_ids,
+                       config.suffix_ids);
+  config.added_tokens = parse_added_tokens(path, root);
+  add_config_added_tokens(std::filesystem::path(path).parent_path(), config.added_tokens);
+  return config;
+}
 
-std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& tokenizer_json_path) {
-  const json root = read_json_file(tokenizer_json_path);
-  ByteLevelBpeConfig config;
-  try {
-    config = parse_tokenizer_json(tokenizer_json_path, root);
-  } catch (const json::exception& e) {
-    throw ModelLoadError(fmt::format("{}: unexpected tokenizer.json layout: {}",
-                                     tokenizer_json_path, e.what()));
-  }
-  // The special-token ids in tokenizer_config.json are looked up by content, which needs
-  // the vocabulary; build once, then copy in what the config adds.
-  auto tokenizer = std::make_unique<ByteLevelBpeTokenizer>(std::move(config));
-  ByteLevelBpeConfig extras;
+template <typename T>
+void finish_with_config(const std::string& tokenizer_json_path, T& tokenizer) {
   const std::filesystem::path dir = std::filesystem::path(tokenizer_json_path).parent_path();
+  TokenizerConfigExtras extras;
   try {
-    apply_tokenizer_config(dir, *tokenizer, extras);
+    extras = read_tokenizer_config(dir, tokenizer);
   } catch (const json::exception& e) {
     throw ModelLoadError(fmt::format("{}: unexpected tokenizer_config.json layout: {}",
                                      (dir / "tokenizer_config.json").string(), e.what()));
   }
-  tokenizer->set_chat_metadata(extras.bos_token_id, extras.eos_token_id,
-                               std::move(extras.chat_template));
+  // add_bos_token and add_eos_token are not applied: transformers 5.25 loading a directory
+  // with TokenizersBackend keeps tokenizer.json's post-processor whatever the flags say
+  // (checked with add_bos_token and add_eos_token true).
+  tokenizer.set_chat_metadata(extras.bos_token_id, extras.eos_token_id,
+                              std::move(extras.chat_template));
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& tokenizer_json_path) {
+  const json root = read_json_file(tokenizer_json_path);
+  if (!root.is_object()) {
+    throw ModelLoadError(fmt::format("{}: expected a JSON object at the top level",
+                                     tokenizer_json_path));
+  }
+  if (!root.contains("model") || !root["model"].is_object()) {
+    throw ModelLoadError(fmt::format("{}: missing or invalid key model", tokenizer_json_path));
+  }
+  std::unique_ptr<Tokenizer> result;
+  try {
+    if (is_plain_byte_level(root)) {
+      auto tokenizer = std::make_unique<ByteLevelBpeTokenizer>(
+          parse_tokenizer_json(tokenizer_json_path, root));
+      finish_with_config(tokenizer_json_path, *tokenizer);
+      result = std::move(tokenizer);
+    } else {
+      auto tokenizer = std::make_unique<PipelineTokenizer>(
+          parse_pipeline_json(tokenizer_json_path, root));
+      finish_with_config(tokenizer_json_path, *tokenizer);
+      result = std::move(tokenizer);
+    }
+  } catch (const json::exception& e) {
+    throw ModelLoadError(fmt::format("{}: unexpected tokenizer.json layout: {}",
+                                     tokenizer_json_path, e.what()));
+  }
   VLLM_LOG_DEBUG("loaded tokenizer {} with {} tokens", tokenizer_json_path,
-                 tokenizer->vocab_size());
-  return tokenizer;
+                 result->vocab_size());
+  return result;
 }
 
 }  // namespace vllm

@@ -15,7 +15,22 @@ namespace vllm {
 const std::string_view kGpt2SplitPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
-const std::string_view kSupportedGgufPreNames = "smollm, gpt-2, gpt2, default";
+const std::string_view kSupportedGgufPreNames =
+    "smollm, gpt-2, gpt2, default, llama3, llama-v3, llama-bpe, falcon3, dbrx, smaug-bpe, "
+    "qwen2, deepseek-r1-qwen";
+
+namespace {
+
+// The split patterns transformers gives these GGUF pre-tokenizer names (followed by
+// ByteLevel without its own regex).
+constexpr std::string_view kLlama3SplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kQwen2SplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+}  // namespace
 
 namespace {
 
@@ -75,14 +90,12 @@ RegexPreTokenizer::RegexPreTokenizer(std::string_view hf_pattern)
 
 RegexPreTokenizer::~RegexPreTokenizer() = default;
 
-void RegexPreTokenizer::split(std::string_view text, TextSpan span,
-                              std::vector<TextSpan>& pieces) const {
+void RegexPreTokenizer::find_matches(std::string_view text, TextSpan span,
+                                     std::vector<TextSpan>& matches) const {
   ThreadMatchState& state = thread_match_state();
-  // The piece is the whole subject, so that lookarounds see its ends as the text's ends.
   const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + span.begin);
   const size_t length = span.end - span.begin;
   size_t offset = 0;
-  size_t gap_begin = 0;
   while (offset < length) {
     const int rc = compiled_->jit
         ? pcre2_jit_match(compiled_->code, subject, length, offset, PCRE2_NO_UTF_CHECK,
@@ -107,14 +120,23 @@ void RegexPreTokenizer::split(std::string_view text, TextSpan span,
       offset = next;
       continue;
     }
-    if (match_begin > gap_begin) {
-      pieces.push_back({span.begin + gap_begin, span.begin + match_begin});
-    }
-    pieces.push_back({span.begin + match_begin, span.begin + match_end});
-    gap_begin = match_end;
+    matches.push_back({span.begin + match_begin, span.begin + match_end});
     offset = match_end;
   }
-  if (gap_begin < length) pieces.push_back({span.begin + gap_begin, span.end});
+}
+
+void RegexPreTokenizer::split(std::string_view text, TextSpan span,
+                              std::vector<TextSpan>& pieces) const {
+  thread_local std::vector<TextSpan> matches;
+  matches.clear();
+  find_matches(text, span, matches);
+  size_t gap_begin = span.begin;
+  for (const TextSpan& match : matches) {
+    if (match.begin > gap_begin) pieces.push_back({gap_begin, match.begin});
+    pieces.push_back(match);
+    gap_begin = match.end;
+  }
+  if (gap_begin < span.end) pieces.push_back({gap_begin, span.end});
 }
 
 DigitsPreTokenizer::DigitsPreTokenizer(bool individual_digits)
@@ -150,6 +172,13 @@ std::unique_ptr<PreTokenizer> make_gguf_pre_tokenizer(std::string_view pre_name)
   }
   // NOTE: llama.cpp's "default" BPE pre-tokenizer also splits punctuation runs and digit
   // triples; here "default" is plain GPT-2 splitting and is not checked against HF.
+  if (pre_name == "llama3" || pre_name == "llama-v3" || pre_name == "llama-bpe" ||
+      pre_name == "falcon3" || pre_name == "dbrx" || pre_name == "smaug-bpe") {
+    return std::make_unique<RegexPreTokenizer>(kLlama3SplitPattern);
+  }
+  if (pre_name == "qwen2" || pre_name == "deepseek-r1-qwen") {
+    return std::make_unique<RegexPreTokenizer>(kQwen2SplitPattern);
+  }
   if (pre_name == "gpt-2" || pre_name == "gpt2" || pre_name == "default") {
     return std::make_unique<RegexPreTokenizer>(kGpt2SplitPattern);
   }

@@ -39,6 +39,10 @@ class RegexPreTokenizer final : public PreTokenizer {
 
   void split(std::string_view text, TextSpan span,
              std::vector<TextSpan>& pieces) const override;
+  // Appends the non-empty matches in text[span], leftmost first, without overlap. The span
+  // is the whole subject, so lookarounds see its ends as the text's ends.
+  void find_matches(std::string_view text, TextSpan span,
+                    std::vector<TextSpan>& matches) const;
 
  private:
   struct Compiled;

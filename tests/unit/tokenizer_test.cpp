@@ -292,18 +292,47 @@ TEST(Tokenizer, HfJsonMissingVocabThrows) {
 
 TEST(Tokenizer, HfJsonUnsupportedModelThrows) {
   TempFile file("tokenizer.json",
-                R"({"model": {"type": "WordPiece", "vocab": {"a": 0}, "merges": []}})");
+                R"({"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}})");
   const std::string message = load_error(file.path());
-  EXPECT_NE(message.find("WordPiece"), std::string::npos) << message;
+  EXPECT_NE(message.find("WordLevel"), std::string::npos) << message;
 }
 
 TEST(Tokenizer, HfJsonUnsupportedPreTokenizerThrows) {
   TempFile file("tokenizer.json",
                 R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
                     "decoder": {"type": "ByteLevel"},
-                    "pre_tokenizer": {"type": "Metaspace"}})");
+                    "pre_tokenizer": {"type": "UnicodeScripts"}})");
   const std::string message = load_error(file.path());
-  EXPECT_NE(message.find("Metaspace"), std::string::npos) << message;
+  EXPECT_NE(message.find("UnicodeScripts"), std::string::npos) << message;
+}
+
+// A WordPiece tokenizer.json with a tokenizer_config.json beside it. Expected values from
+// transformers 5.25 AutoTokenizer on the same two files: added_tokens_decoder adds "<tool>"
+// as a special token, and add_bos_token / add_eos_token leave the (null) post-processor
+// adding nothing.
+TEST(Tokenizer, HfConfigAddsTokensKeepsPostProcessor) {
+  TempFile json_file("tokenizer.json", R"({
+    "added_tokens": [
+      {"id": 1, "content": "<s>", "special": true, "normalized": false},
+      {"id": 2, "content": "</s>", "special": true, "normalized": false}],
+    "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "WhitespaceSplit"},
+    "post_processor": null, "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": true},
+    "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+              "max_input_chars_per_word": 100,
+              "vocab": {"[UNK]": 0, "<s>": 1, "</s>": 2, "a": 3, "b": 4, "##b": 5}}})");
+  const std::string config_path =
+      (std::filesystem::path(json_file.path()).parent_path() / "tokenizer_config.json").string();
+  std::ofstream(config_path) << R"({"add_bos_token": true, "add_eos_token": true,
+    "bos_token": "<s>", "eos_token": "</s>",
+    "added_tokens_decoder": {"6": {"content": "<tool>", "special": true, "normalized": false}}})";
+  const auto tokenizer = load_hf_tokenizer(json_file.path());
+  const std::vector<int32_t> ids = tokenizer->encode("A ab<tool>b");
+  EXPECT_EQ(ids, (std::vector<int32_t>{3, 3, 5, 6, 4}));
+  EXPECT_EQ(tokenizer->decode(ids, false), "a ab <tool> b");
+  EXPECT_EQ(tokenizer->decode(ids, true), "a ab b");
+  EXPECT_TRUE(tokenizer->is_special(6));
+  EXPECT_EQ(tokenizer->bos_token_id(), 1);
+  EXPECT_EQ(tokenizer->eos_token_id(), 2);
 }
 
 TEST(Tokenizer, HfJsonMissingFileThrows) {
@@ -314,10 +343,10 @@ TEST(Tokenizer, GgufUnknownPreThrows) {
   const auto gguf = GGUFFile::open(kDataDir + "/bad_pre.gguf");
   try {
     load_gguf_tokenizer(*gguf);
-    FAIL() << "qwen2 pre-tokenizer accepted";
+    FAIL() << "chatglm-bpe pre-tokenizer accepted";
   } catch (const ModelLoadError& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("qwen2"), std::string::npos) << message;
+    EXPECT_NE(message.find("chatglm-bpe"), std::string::npos) << message;
     EXPECT_NE(message.find("smollm"), std::string::npos) << message;
   }
 }
