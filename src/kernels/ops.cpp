@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/norm_activation.h"
 
 namespace vllm {
 namespace {
@@ -124,16 +125,18 @@ void add_inplace(Device device, std::span<float> x, std::span<const float> y) {
 
 void rotary_embedding(Device device, std::span<const float> cos_sin, std::span<float> query,
                       std::span<float> key, int64_t num_heads, int64_t num_kv_heads,
-                      int64_t head_dim) {
+                      int64_t head_dim, RotaryStyle style, int64_t rotary_dim) {
   require_cpu(device, "rotary_embedding");
-  VLLM_CHECK(head_dim > 0 && head_dim % 2 == 0, "rotary_embedding: head_dim={} is not even",
+  if (rotary_dim == 0) rotary_dim = head_dim;
+  VLLM_CHECK(rotary_dim > 0 && rotary_dim % 2 == 0 && rotary_dim <= head_dim,
+             "rotary_embedding: rotary_dim={} is not even and within head_dim={}", rotary_dim,
              head_dim);
-  const int64_t num_tokens = static_cast<int64_t>(cos_sin.size()) / head_dim;
-  check_size("rotary_embedding", "cos_sin", cos_sin.size(), num_tokens * head_dim);
+  const int64_t num_tokens = static_cast<int64_t>(cos_sin.size()) / rotary_dim;
+  check_size("rotary_embedding", "cos_sin", cos_sin.size(), num_tokens * rotary_dim);
   check_size("rotary_embedding", "query", query.size(), num_tokens * num_heads * head_dim);
   check_size("rotary_embedding", "key", key.size(), num_tokens * num_kv_heads * head_dim);
   cpu::rotary_embedding(cos_sin.data(), num_tokens, query.data(), key.data(), num_heads,
-                        num_kv_heads, head_dim);
+                        num_kv_heads, head_dim, style, rotary_dim);
 }
 
 void silu_and_mul(Device device, std::span<const float> gate, std::span<const float> up,
@@ -161,8 +164,11 @@ void write_kv(std::span<const float> key, std::span<const float> value,
 
 void paged_attention(std::span<const float> query, int64_t num_heads,
                      const PagedKVCacheView& cache, const AttentionMetadata& metadata,
-                     float scale, std::span<float> out) {
+                     const AttentionOptions& options, std::span<float> out) {
   require_cpu(cache.device, "paged_attention");
+  VLLM_CHECK(options.sliding_window >= 0 && options.logits_soft_cap >= 0.0f,
+             "paged_attention: sliding_window={} and logits_soft_cap={} must not be negative",
+             options.sliding_window, options.logits_soft_cap);
   VLLM_CHECK(cache.num_kv_heads > 0 && num_heads % cache.num_kv_heads == 0,
              "paged_attention: num_heads={} is not a multiple of num_kv_heads={}", num_heads,
              cache.num_kv_heads);
@@ -197,7 +203,41 @@ void paged_attention(std::span<const float> query, int64_t num_heads,
     }
   }
   if (num_tokens == 0) return;
-  cpu::paged_attention(query.data(), num_tokens, num_heads, cache, metadata, scale, out.data());
+  cpu::paged_attention(query.data(), num_tokens, num_heads, cache, metadata, options,
+                       out.data());
+}
+
+void layer_norm(Device device, std::span<const float> x, std::span<const float> weight,
+                std::span<const float> bias, double eps, std::span<float> out) {
+  require_cpu(device, "layer_norm");
+  const int64_t hidden = static_cast<int64_t>(weight.size());
+  VLLM_CHECK(hidden > 0 && x.size() % weight.size() == 0,
+             "layer_norm: x of {} elements is not rows of hidden_size {}", x.size(), hidden);
+  if (!bias.empty()) check_size("layer_norm", "bias", bias.size(), hidden);
+  check_size("layer_norm", "out", out.size(), static_cast<int64_t>(x.size()));
+  cpu::layer_norm(x.data(), static_cast<int64_t>(x.size()) / hidden, hidden, weight.data(),
+                  bias.empty() ? nullptr : bias.data(), eps, out.data());
+}
+
+void gelu_tanh(Device device, std::span<const float> x, std::span<float> out) {
+  require_cpu(device, "gelu_tanh");
+  check_size("gelu_tanh", "out", out.size(), static_cast<int64_t>(x.size()));
+  cpu::gelu_tanh(x.data(), static_cast<int64_t>(x.size()), out.data());
+}
+
+void gelu_tanh_and_mul(Device device, std::span<const float> gate, std::span<const float> up,
+                       std::span<float> out) {
+  require_cpu(device, "gelu_tanh_and_mul");
+  check_size("gelu_tanh_and_mul", "up", up.size(), static_cast<int64_t>(gate.size()));
+  check_size("gelu_tanh_and_mul", "out", out.size(), static_cast<int64_t>(gate.size()));
+  cpu::gelu_tanh_and_mul(gate.data(), up.data(), static_cast<int64_t>(gate.size()),
+                         out.data());
+}
+
+void tanh_soft_cap(Device device, std::span<float> x, float cap) {
+  require_cpu(device, "tanh_soft_cap");
+  VLLM_CHECK(cap > 0.0f, "tanh_soft_cap: cap is {}, expected a positive value", cap);
+  cpu::tanh_soft_cap(x.data(), static_cast<int64_t>(x.size()), cap);
 }
 
 }  // namespace ops

@@ -49,6 +49,26 @@ struct PagedKVCacheView {
   Device device = Device::kCpu;
 };
 
+// Pairing of the dimensions that rope rotates together within a head.
+enum class RotaryStyle {
+  // (x[2i], x[2i + 1]): ggml's "normal" rope, the Q/K weight layout of llama GGUF files.
+  kAdjacentPairs,
+  // (x[i], x[i + rotary_dim / 2]): HF's rotate_half, ggml's "NEOX" rope (Qwen2, Qwen3,
+  // Phi3 and Gemma, in both formats).
+  kRotateHalf,
+};
+
+// Options of one attention layer, passed to every paged_attention call.
+struct AttentionOptions {
+  float scale = 1.0f;  // multiplies q.k before the soft cap and softmax
+  // 0: full context. Otherwise a query at position p attends only to keys at positions
+  // > p - sliding_window (the last sliding_window positions, itself included), as
+  // transformers masks sliding-window layers.
+  int32_t sliding_window = 0;
+  // 0: none. Otherwise scores become cap * tanh(scores / cap) after scaling (Gemma 2).
+  float logits_soft_cap = 0.0f;
+};
+
 // Batch layout for attention: each sequence's new tokens in the flattened batch and its
 // context blocks.
 struct AttentionMetadata {
@@ -85,14 +105,15 @@ void rms_norm(Device device, std::span<const float> x,  // [num_tokens, hidden_s
 void add_inplace(Device device, std::span<float> x,  // [n]
                  std::span<const float> y);          // [n]
 
-// Rotates adjacent pairs (x[2i], x[2i + 1]) of every head by the angle whose cosine and
-// sine are cos_sin[t, 2i'] and cos_sin[t, 2i' + 1] for pair i' = i, in place. This is the
-// pairing ggml's "normal" rope uses, which matches the Q/K weight layout of llama GGUF files.
+// Rotates pair i of the first `rotary_dim` dimensions of every head by the angle whose
+// cosine and sine are cos_sin[t, i, 0] and cos_sin[t, i, 1], in place. Dimensions from
+// rotary_dim to head_dim (partial rotary) are left unchanged. rotary_dim 0 means head_dim.
 void rotary_embedding(Device device,
-                      std::span<const float> cos_sin,  // [num_tokens, head_dim / 2, 2]
+                      std::span<const float> cos_sin,  // [num_tokens, rotary_dim / 2, 2]
                       std::span<float> query,          // [num_tokens, num_heads, head_dim]
                       std::span<float> key,            // [num_tokens, num_kv_heads, head_dim]
-                      int64_t num_heads, int64_t num_kv_heads, int64_t head_dim);
+                      int64_t num_heads, int64_t num_kv_heads, int64_t head_dim,
+                      RotaryStyle style = RotaryStyle::kAdjacentPairs, int64_t rotary_dim = 0);
 
 // out = silu(gate) * up, silu(x) = x / (1 + exp(-x)).
 void silu_and_mul(Device device, std::span<const float> gate,  // [num_tokens, intermediate]
@@ -107,12 +128,34 @@ void write_kv(std::span<const float> key,              // [num_tokens, num_kv_he
 
 // Causal attention over the paged cache. New token i of sequence s (query_len new tokens,
 // seq_len context tokens) is at context position p = seq_len - query_len + i and attends to
-// positions [0, p], read through the sequence's block table. Query head h uses KV head
-// h / (num_heads / num_kv_heads). Scores are scaled by `scale`.
+// positions [0, p], or [p - sliding_window + 1, p] with a sliding window, read through the
+// sequence's block table. Query head h uses KV head h / (num_heads / num_kv_heads). Scores
+// are scaled by options.scale, then soft-capped when options.logits_soft_cap is set.
 void paged_attention(std::span<const float> query,  // [num_tokens, num_heads, head_dim]
                      int64_t num_heads, const PagedKVCacheView& cache,
-                     const AttentionMetadata& metadata, float scale,
+                     const AttentionMetadata& metadata, const AttentionOptions& options,
                      std::span<float> out);  // [num_tokens, num_heads, head_dim]
+
+// LayerNorm of GPT-2: out[t] = (x[t] - mean) / sqrt(var + eps) * weight + bias, with the
+// biased variance of the token's row. `bias` may be empty. `out` may alias `x`.
+void layer_norm(Device device, std::span<const float> x,  // [num_tokens, hidden_size]
+                std::span<const float> weight,            // [hidden_size]
+                std::span<const float> bias,              // [hidden_size] or empty
+                double eps, std::span<float> out);        // [num_tokens, hidden_size]
+
+// out = gelu_tanh(x) = 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), the activation
+// transformers calls "gelu_new" and "gelu_pytorch_tanh". `out` may alias `x`.
+void gelu_tanh(Device device, std::span<const float> x,  // [n]
+               std::span<float> out);                    // [n]
+
+// out = gelu_tanh(gate) * up, the gated MLP activation of Gemma.
+void gelu_tanh_and_mul(Device device, std::span<const float> gate,  // [num_tokens, intermediate]
+                       std::span<const float> up,    // [num_tokens, intermediate]
+                       std::span<float> out);        // [num_tokens, intermediate]
+
+// x = cap * tanh(x / cap), in place: Gemma 2's soft cap of the final logits. `cap` > 0.
+void tanh_soft_cap(Device device, std::span<float> x,  // [n]
+                   float cap);
 
 }  // namespace ops
 }  // namespace vllm

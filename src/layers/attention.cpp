@@ -1,18 +1,16 @@
 #include "layers/attention.h"
 
-#include <cmath>
-
 #include "core/errors.h"
 
 namespace vllm {
 
 Attention::Attention(int64_t layer_index, int64_t num_heads, int64_t num_kv_heads,
-                     int64_t head_dim)
+                     int64_t head_dim, const AttentionOptions& options)
     : layer_index_(layer_index),
       num_heads_(num_heads),
       num_kv_heads_(num_kv_heads),
       head_dim_(head_dim),
-      scale_(1.0f / std::sqrt(static_cast<float>(head_dim))) {}
+      options_(options) {}
 
 void Attention::forward(std::span<const float> query, std::span<const float> key,
                         std::span<const float> value, const ForwardBatch& batch,
@@ -29,7 +27,7 @@ void Attention::forward(std::span<const float> query, std::span<const float> key
   ops::write_kv(key, value, batch.slot_mapping, cache);
   const AttentionMetadata metadata{batch.query_start_loc, batch.seq_lens, batch.block_tables,
                                    batch.max_blocks_per_seq};
-  ops::paged_attention(query, num_heads_, cache, metadata, scale_, out);
+  ops::paged_attention(query, num_heads_, cache, metadata, options_, out);
 }
 
 }  // namespace vllm

@@ -1,5 +1,6 @@
 // Paged attention layer: stores the step's keys and values in the layer's cache blocks, then
-// attends causally over each sequence's context through its block table.
+// attends causally over each sequence's context through its block table. AttentionOptions
+// (kernels/ops.h) carries the layer's score scale, sliding window and logit soft cap.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,9 @@ namespace vllm {
 class Attention {
  public:
   Attention() = default;
-  Attention(int64_t layer_index, int64_t num_heads, int64_t num_kv_heads, int64_t head_dim);
+  // options.scale is usually 1 / sqrt(head_dim); Gemma uses query_pre_attn_scalar.
+  Attention(int64_t layer_index, int64_t num_heads, int64_t num_kv_heads, int64_t head_dim,
+            const AttentionOptions& options);
 
   void forward(std::span<const float> query,  // [num_tokens, num_heads, head_dim]
                std::span<const float> key,    // [num_tokens, num_kv_heads, head_dim]
@@ -26,7 +29,7 @@ class Attention {
   int64_t num_heads_ = 0;
   int64_t num_kv_heads_ = 0;
   int64_t head_dim_ = 0;
-  float scale_ = 1.0f;  // 1 / sqrt(head_dim)
+  AttentionOptions options_;
 };
 
 }  // namespace vllm

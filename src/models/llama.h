@@ -1,4 +1,6 @@
-// Llama decoder-only transformer (LlamaForCausalLM) over GGUF or HF safetensors weights.
+// The Llama-family decoder: LlamaForCausalLM and the architectures that differ from it only
+// by options (MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM),
+// over GGUF or HF safetensors weights.
 #pragma once
 
 #include <memory>
@@ -11,16 +13,33 @@
 #include "layers/rms_norm.h"
 #include "layers/rotary_embedding.h"
 #include "layers/vocab_embedding.h"
+#include "models/decoder_block.h"
 #include "models/model.h"
 
 namespace vllm {
 
 class GGUFFile;
 class HfWeights;
+class DecoderWeightSource;
+
+// Differences between the Llama-like families, derived from the architecture. GGUF files of these
+// families keep the same layouts (llama.cpp's converter permutes llama q/k rows only).
+struct DecoderOptions {
+  bool qkv_bias = false;       // Qwen2: q_proj, k_proj and v_proj have biases
+  bool qk_norm = false;        // Qwen3: RMSNorm over head_dim on each q and k head, before rope
+  bool fused_qkv = false;      // Phi3: one qkv_proj holding q, k and v rows
+  bool fused_gate_up = false;  // Phi3: one gate_up_proj holding gate then up rows
+  // kAdjacentPairs for llama GGUF files and HF Llama/Mistral weights, whose q/k rows are
+  // reordered at load; kRotateHalf for the others, loaded as they are.
+  RotaryStyle rotary_style = RotaryStyle::kAdjacentPairs;
+};
+
+DecoderOptions decoder_options(const ModelConfig& config);
 
 struct LlamaDecoderLayer {
   RMSNorm input_layernorm;
   Linear q_proj, k_proj, v_proj, o_proj;
+  RMSNorm q_norm, k_norm;  // [head_dim], only with DecoderOptions::qk_norm
   Attention attn;
   RMSNorm post_attention_layernorm;
   Linear gate_proj, up_proj, down_proj;
@@ -30,22 +49,24 @@ class LlamaForCausalLM : public Model {
  public:
   // Reads and shape-checks every tensor. Weights stay in the mapping held by `gguf`.
   LlamaForCausalLM(std::shared_ptr<GGUFFile> gguf, const ModelConfig& config);
-  // Reads the HF parameter names (model.layers.N.self_attn.q_proj.weight, ...). q_proj and
-  // k_proj rows are reordered into the rotary layout of GGUF files, so that both formats
-  // share one rotary kernel. Throws ModelLoadError for missing, misshapen or unused tensors.
+  // Reads the HF parameter names (model.layers.N.self_attn.q_proj.weight, ...). For Llama
+  // and Mistral, q_proj and k_proj rows are reordered into the rotary layout of GGUF files,
+  // so that both formats share one rotary kernel. Throws ModelLoadError for missing,
+  // misshapen or unused tensors.
   LlamaForCausalLM(std::shared_ptr<HfWeights> weights, const ModelConfig& config);
 
   const ModelConfig& config() const override { return config_; }
   void forward(const ForwardBatch& batch, KVCache& kv_cache, std::span<float> logits) override;
 
  private:
-  // Resizes the per-step activations for `num_tokens`, keeping their capacity between steps.
-  void resize_scratch(int64_t num_tokens);
+  // Builds every layer from `source`, which names tensors as HF checkpoints do.
+  void load(DecoderWeightSource& source);
   void run_layer(const LlamaDecoderLayer& layer, const ForwardBatch& batch, KVCache& kv_cache);
 
   std::shared_ptr<GGUFFile> gguf_;  // keeps the weight mapping alive
   std::shared_ptr<HfWeights> hf_weights_;  // keeps the mappings and reordered copies alive
   ModelConfig config_;
+  DecoderOptions options_;
   VocabEmbedding embed_tokens_;
   std::vector<LlamaDecoderLayer> layers_;
   RMSNorm norm_;
@@ -54,17 +75,8 @@ class LlamaForCausalLM : public Model {
   SiluAndMul act_fn_;
   LogitsProcessor logits_processor_;
 
-  // Per-step activations, resized each step and reused.
-  std::vector<float> hidden_;     // [num_tokens, hidden_size] residual stream
-  std::vector<float> normed_;     // [num_tokens, hidden_size]
-  std::vector<float> query_;      // [num_tokens, num_heads, head_dim]
-  std::vector<float> key_;        // [num_tokens, num_kv_heads, head_dim]
-  std::vector<float> value_;      // [num_tokens, num_kv_heads, head_dim]
-  std::vector<float> attn_out_;   // [num_tokens, num_heads, head_dim]
-  std::vector<float> proj_out_;   // [num_tokens, hidden_size]
-  std::vector<float> gate_;       // [num_tokens, intermediate_size]
-  std::vector<float> up_;         // [num_tokens, intermediate_size]
-  std::vector<float> cos_sin_;    // [num_tokens, head_dim / 2, 2]
+  DecoderActivations act_;      // per-step activations
+  std::vector<float> cos_sin_;  // [num_tokens, rotary_dim / 2, 2]
 };
 
 // Registry entry point: builds a LlamaForCausalLM from a GGUF file.

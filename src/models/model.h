@@ -73,6 +73,12 @@ class Model {
                        std::span<float> logits) = 0;
 };
 
+// Checks what every model's forward() needs of its arguments: one position and one slot per
+// token, and `logits` ([num_logits, vocab_size] floats) sized for batch.logits_indices.
+// Throws InvalidArgument naming the mismatched sizes.
+void check_forward_batch(const ForwardBatch& batch, std::span<const float> logits,
+                         int64_t vocab_size);
+
 class GGUFFile;
 
 // Builds the model class registered for the file's architecture; throws ModelLoadError for

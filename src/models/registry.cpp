@@ -5,6 +5,8 @@
 #include "core/errors.h"
 #include "core/logging.h"
 #include "model_loader/gguf.h"
+#include "models/gemma.h"
+#include "models/gpt2.h"
 #include "models/hf_weights.h"
 #include "models/llama.h"
 #include "models/model_config_hf.h"
@@ -12,15 +14,23 @@
 namespace vllm {
 namespace {
 
-const std::array<ModelRegistration, 1> kModels = {{
+const std::array<ModelRegistration, 8> kModels = {{
     {"LlamaForCausalLM", "llama", "llama", &load_llama_from_gguf, &load_llama_from_hf},
+    // llama.cpp converts Mistral checkpoints to general.architecture "llama".
+    {"MistralForCausalLM", "", "mistral", &load_llama_from_gguf, &load_llama_from_hf},
+    {"Qwen2ForCausalLM", "qwen2", "qwen2", &load_llama_from_gguf, &load_llama_from_hf},
+    {"Qwen3ForCausalLM", "qwen3", "qwen3", &load_llama_from_gguf, &load_llama_from_hf},
+    {"Phi3ForCausalLM", "phi3", "phi3", &load_llama_from_gguf, &load_llama_from_hf},
+    {"Gemma2ForCausalLM", "gemma2", "gemma2", &load_gemma_from_gguf, &load_gemma_from_hf},
+    {"Gemma3ForCausalLM", "gemma3", "gemma3_text", &load_gemma_from_gguf, &load_gemma_from_hf},
+    {"GPT2LMHeadModel", "gpt2", "gpt2", &load_gpt2_from_gguf, &load_gpt2_from_hf},
 }};
 
 }  // namespace
 
 std::optional<ModelRegistration> find_model_by_gguf_architecture(std::string_view name) {
   for (const auto& model : kModels)
-    if (model.gguf_architecture == name) return model;
+    if (!model.gguf_architecture.empty() && model.gguf_architecture == name) return model;
   return std::nullopt;
 }
 
@@ -34,7 +44,9 @@ std::string supported_architectures() {
   std::string names;
   for (const auto& model : kModels) {
     if (!names.empty()) names += ", ";
-    names += fmt::format("{} (GGUF '{}')", model.architecture, model.gguf_architecture);
+    names += model.gguf_architecture.empty()
+                 ? std::string(model.architecture)
+                 : fmt::format("{} (GGUF '{}')", model.architecture, model.gguf_architecture);
   }
   return names;
 }

@@ -16,7 +16,7 @@ class HfWeights;
 
 struct ModelRegistration {
   std::string_view architecture;       // HF name, "LlamaForCausalLM"
-  std::string_view gguf_architecture;  // GGUF general.architecture, "llama"
+  std::string_view gguf_architecture;  // GGUF general.architecture, "llama"; empty: none
   std::string_view model_type;         // HF model_type, "llama"
   std::unique_ptr<Model> (*load_gguf)(std::shared_ptr<GGUFFile> gguf, const ModelConfig& config);
   std::unique_ptr<Model> (*load_hf)(std::shared_ptr<HfWeights> weights, const ModelConfig& config);

@@ -147,10 +147,16 @@ TEST(HfConfig, WrongFieldType) {
   EXPECT_TRUE(contains(message, "expected an integer")) << message;
 }
 
-TEST(HfConfig, ScaledRopeRejected) {
+TEST(HfConfig, UnsupportedRopeRejected) {
+  const std::string message = config_error(smol_config_with(
+      "rope_scaling", R"({"rope_type": "yarn", "factor": 8.0})"));
+  EXPECT_TRUE(contains(message, "yarn")) << message;
+}
+
+TEST(HfConfig, Llama3RopeNeedsOriginalContext) {
   const std::string message = config_error(smol_config_with(
       "rope_scaling", R"({"rope_type": "llama3", "factor": 8.0})"));
-  EXPECT_TRUE(contains(message, "llama3")) << message;
+  EXPECT_TRUE(contains(message, "original_max_position_embeddings")) << message;
 }
 
 TEST(HfConfig, HeadsNotMultiple) {

@@ -484,7 +484,8 @@ std::vector<float> run_step(Cache& cache, const std::vector<const SeqData*>& seq
   ops::write_kv(k, v, slots, view);
   std::vector<float> out(q.size());
   AttentionMetadata metadata{query_start_loc, seq_lens, block_tables, max_blocks};
-  ops::paged_attention(q, kHeads, view, metadata, 1.0f / std::sqrt(float(kHeadDim)), out);
+  ops::paged_attention(q, kHeads, view, metadata,
+                       AttentionOptions{1.0f / std::sqrt(float(kHeadDim))}, out);
   return out;
 }
 
@@ -580,7 +581,7 @@ TEST_F(KernelsTest, AttentionRejectsBadBlock) {
   std::vector<float> q(kHeads * kHeadDim), out(q.size());
   std::vector<int32_t> qsl = {0, 1}, lens = {1}, tables = {kNumBlocks};
   AttentionMetadata metadata{qsl, lens, tables, 1};
-  EXPECT_THROW(ops::paged_attention(q, kHeads, cache.view(), metadata, 1.0f, out), InternalError);
+  EXPECT_THROW(ops::paged_attention(q, kHeads, cache.view(), metadata, AttentionOptions{}, out), InternalError);
 }
 
 }  // namespace

@@ -54,8 +54,10 @@ void linear_int8(const float* x, int64_t num_tokens, const WeightMatrix& weight,
 void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
               double eps, float* out);
 
+// In kernels/cpu/rotary.cpp.
 void rotary_embedding(const float* cos_sin, int64_t num_tokens, float* query, float* key,
-                      int64_t num_heads, int64_t num_kv_heads, int64_t head_dim);
+                      int64_t num_heads, int64_t num_kv_heads, int64_t head_dim,
+                      RotaryStyle style, int64_t rotary_dim);
 
 void silu_and_mul(const float* gate, const float* up, int64_t n, float* out);
 
@@ -64,6 +66,6 @@ void write_kv(const float* key, const float* value, const int64_t* slot_mapping,
 
 void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
                      const PagedKVCacheView& cache, const AttentionMetadata& metadata,
-                     float scale, float* out);
+                     const AttentionOptions& options, float* out);
 
 }  // namespace vllm::cpu
