@@ -22,10 +22,14 @@ std::optional<GGMLTypeTraits> ggml_type_traits(uint32_t type_id) {
     case GGMLType::Q8_1: return GGMLTypeTraits{"Q8_1", 32, 36, false};
     case GGMLType::Q2_K: return GGMLTypeTraits{"Q2_K", 256, 84, false};
     case GGMLType::Q3_K: return GGMLTypeTraits{"Q3_K", 256, 110, false};
-    case GGMLType::Q4_K: return GGMLTypeTraits{"Q4_K", 256, 144, false};
-    case GGMLType::Q5_K: return GGMLTypeTraits{"Q5_K", 256, 176, false};
-    case GGMLType::Q6_K: return GGMLTypeTraits{"Q6_K", 256, 210, false};
-    case GGMLType::Q8_K: return GGMLTypeTraits{"Q8_K", 256, 292, false};
+    // Q4_K: fp16 d, fp16 dmin + 12 bytes of 6-bit scales and mins + 128 bytes of nibbles.
+    case GGMLType::Q4_K: return GGMLTypeTraits{"Q4_K", 256, 144, true};
+    // Q5_K: Q4_K's fields + 32 bytes of high bits.
+    case GGMLType::Q5_K: return GGMLTypeTraits{"Q5_K", 256, 176, true};
+    // Q6_K: 128 bytes of low nibbles + 64 bytes of 2-bit highs + 16 int8 scales + fp16 d.
+    case GGMLType::Q6_K: return GGMLTypeTraits{"Q6_K", 256, 210, true};
+    // Q8_K: fp32 d + 256 int8 values + 16 int16 sums of 16 values.
+    case GGMLType::Q8_K: return GGMLTypeTraits{"Q8_K", 256, 292, true};
     // Block geometry of the types below as gguf-py 0.19.0 lists it (GGML_QUANT_SIZES). They
     // are known only so that messages can name them.
     case GGMLType::IQ2_XXS: return GGMLTypeTraits{"IQ2_XXS", 256, 66, false};

@@ -13,6 +13,7 @@
 
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ops.h"
+#include "kernel_test_util.h"
 
 namespace vllm {
 namespace {
@@ -32,15 +33,7 @@ const Geometry kGeometries[] = {
 
 const CpuIsa kIsas[] = {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512};
 
-class AttentionIsaTest : public ::testing::Test {
- protected:
-  void SetUp() override { saved_threads_ = num_threads(); }
-  void TearDown() override {
-    cpu::set_isa(cpu::best_isa());
-    set_num_threads(saved_threads_);
-  }
-  int saved_threads_ = 1;
-};
+class AttentionIsaTest : public testing::KernelsFixture {};
 
 struct Sequence {
   int64_t len = 0;

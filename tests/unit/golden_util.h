@@ -80,6 +80,29 @@ inline Goldens load_goldens(const std::string& file_name) {
   return goldens;
 }
 
+// Checks that a golden file is well formed and consistent with greedy decoding: 8 prompts,
+// each step's top 5 sorted, led by the greedy token, with logprobs at most 0.
+inline void expect_goldens_consistent(const Goldens& goldens) {
+  EXPECT_EQ(goldens.prompts.size(), 8u);
+  EXPECT_EQ(goldens.num_top_logprobs, 5);
+  for (const GoldenPrompt& prompt : goldens.prompts) {
+    EXPECT_FALSE(prompt.prompt_token_ids.empty()) << prompt.name;
+    ASSERT_EQ(prompt.output_token_ids.size(), static_cast<size_t>(goldens.max_tokens))
+        << prompt.name;
+    ASSERT_EQ(prompt.top_logprobs.size(), prompt.output_token_ids.size()) << prompt.name;
+    for (size_t step = 0; step < prompt.top_logprobs.size(); ++step) {
+      const auto& top = prompt.top_logprobs[step];
+      ASSERT_EQ(top.size(), 5u) << prompt.name << " step " << step;
+      EXPECT_EQ(top.front().token_id, prompt.output_token_ids[step])
+          << prompt.name << " step " << step << ": greedy token is not the top-1 token";
+      for (size_t i = 1; i < top.size(); ++i) {
+        EXPECT_LE(top[i].logprob, top[i - 1].logprob) << prompt.name << " step " << step;
+      }
+      EXPECT_LE(top.front().logprob, 0.0) << prompt.name << " step " << step;
+    }
+  }
+}
+
 // Runs every golden prompt greedily in one engine, so that they are batched together, and
 // returns the finished outputs by request id (the prompt's name).
 inline std::map<std::string, CompletionOutput> generate_goldens(const std::string& model,

@@ -12,55 +12,21 @@
 #include "core/errors.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/ops.h"
+#include "kernel_test_util.h"
 
 namespace vllm {
 namespace {
 
 using cpu::CpuIsa;
 
-const CpuIsa kAllIsas[] = {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512, CpuIsa::kAvx512Vnni};
+using testing::Encoded;
+using testing::kAllIsas;
+using testing::put_u16;
+using testing::random_scale;
+using testing::reference_half;
 
-// Restores the best ISA and the thread count after each test.
-class KernelsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    saved_threads_ = num_threads();
-    saved_quant_ = cpu::activation_quant_enabled();
-  }
-  void TearDown() override {
-    cpu::set_isa(cpu::best_isa());
-    cpu::set_activation_quant(saved_quant_);
-    set_num_threads(saved_threads_);
-  }
-  int saved_threads_ = 1;
-  bool saved_quant_ = false;
-};
-
-// IEEE half to double, from the definition: sign, 5-bit exponent (bias 15), 10-bit mantissa.
-double reference_half(uint16_t h) {
-  const int sign = (h >> 15) ? -1 : 1;
-  const int exponent = (h >> 10) & 0x1F;
-  const int mantissa = h & 0x3FF;
-  if (exponent == 0) return sign * std::ldexp(mantissa, -24);
-  return sign * std::ldexp(1024 + mantissa, exponent - 25);
-}
-
-// A random finite half with an exponent in a narrow range, so that q * d + m is exact in
-// double for every format below.
-uint16_t random_scale(std::mt19937& rng) {
-  std::uniform_int_distribution<int> exponent(8, 16), mantissa(0, 1023), sign(0, 1);
-  return static_cast<uint16_t>((sign(rng) << 15) | (exponent(rng) << 10) | mantissa(rng));
-}
-
-void put_u16(std::vector<uint8_t>& bytes, uint16_t v) {
-  bytes.push_back(static_cast<uint8_t>(v & 0xFF));
-  bytes.push_back(static_cast<uint8_t>(v >> 8));
-}
-
-struct Encoded {
-  std::vector<uint8_t> bytes;
-  std::vector<double> values;  // reference dequantization
-};
+// Restores the kernels' settings after each test.
+class KernelsTest : public testing::KernelsFixture {};
 
 // Builds `num_blocks` random blocks of `type` and their reference values.
 Encoded random_blocks(GGMLType type, int num_blocks, std::mt19937& rng) {

@@ -5,7 +5,8 @@
 //   Q5_0 (22 bytes): d; qh[4]; qs[16]   as Q4_0 with bit 4 of x[i] taken from bit i of qh, - 16
 //   Q5_1 (24 bytes): d, m; qh[4]; qs[16] as Q4_1 with bit 4 of x[i] taken from bit i of qh
 //   Q8_0 (34 bytes): d; int8 qs[32]     x[j] = qs[j] * d
-// lo/hi are the low and high nibbles. The SIMD and scalar paths produce identical values:
+// lo/hi are the low and high nibbles. The K-quant formats (256-element super-blocks) are in
+// dequantize_kquants.cpp. The SIMD and scalar paths produce identical values:
 // each element is one exact integer-to-float conversion, then one multiply or one fused
 // multiply-add.
 #include <cmath>
@@ -22,6 +23,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/blocks_avx512.h"
 #include "kernels/cpu/half.h"
+#include "kernels/cpu/kquant_blocks.h"
 
 namespace vllm::cpu {
 namespace {
@@ -72,7 +74,7 @@ void dequantize_q4_1_scalar(const uint8_t* src, float* dst, int64_t n) {
   }
 }
 
-void dequantize_q5_0(const uint8_t* src, float* dst, int64_t n) {
+void dequantize_q5_0_scalar(const uint8_t* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQk; ++b, src += 22, dst += kQk) {
     const float d = load_half(src);
     const uint32_t qh = load_u32(src + 2);
@@ -122,7 +124,7 @@ __attribute__((target("avx512f"))) void dequantize_f16_avx512(const uint8_t* src
 }
 
 template <void (*kBlock)(const uint8_t*, __m512*, __m512*), int64_t kBlockBytes>
-__attribute__((target("avx512f"))) void dequantize_blocks_avx512(const uint8_t* src, float* dst,
+VLLM_BLOCK_AVX512_TARGET void dequantize_blocks_avx512(const uint8_t* src, float* dst,
                                                                  int64_t n) {
   for (int64_t b = 0; b < n / kQk; ++b, src += kBlockBytes, dst += kQk) {
     __m512 v0, v1;
@@ -184,6 +186,30 @@ __attribute__((target("avx2,fma,f16c"))) void dequantize_q4_1_avx2(const uint8_t
   }
 }
 
+__attribute__((target("avx2,fma,f16c"))) void dequantize_q5_0_avx2(const uint8_t* src,
+                                                                   float* dst, int64_t n) {
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const __m256i lane_shifts = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i sixteen = _mm256_set1_epi32(16);
+  for (int64_t b = 0; b < n / kQk; ++b, src += 22, dst += kQk) {
+    const __m256 d = _mm256_set1_ps(load_half(src));
+    const __m256i qh = _mm256_set1_epi32(static_cast<int32_t>(load_u32(src + 2)));
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 6));
+    const __m128i lo = _mm_and_si128(bytes, mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+    const __m128i nibbles[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int i = 0; i < 4; ++i) {
+      // Bit 8i + l of qh is bit 4 of element 8i + l.
+      const __m256i shifts = _mm256_add_epi32(lane_shifts, _mm256_set1_epi32(8 * i));
+      const __m256i fifth = _mm256_slli_epi32(_mm256_and_si256(_mm256_srlv_epi32(qh, shifts), one), 4);
+      const __m256i code = _mm256_or_si256(_mm256_cvtepu8_epi32(nibbles[i]), fifth);
+      _mm256_storeu_ps(dst + 8 * i,
+                       _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(code, sixteen)), d));
+    }
+  }
+}
+
 __attribute__((target("avx2,fma,f16c"))) void dequantize_q8_0_avx2(const uint8_t* src,
                                                                    float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQk; ++b, src += 34, dst += kQk) {
@@ -218,13 +244,20 @@ void dequantize_row(GGMLType type, const uint8_t* src, float* dst, int64_t num_e
       if (isa == CpuIsa::kAvx2) return dequantize_q4_1_avx2(src, dst, num_elements);
       return dequantize_q4_1_scalar(src, dst, num_elements);
     case GGMLType::Q5_0:
-      return dequantize_q5_0(src, dst, num_elements);
+      if (isa >= CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q5_0_avx512, 22>(src, dst, num_elements);
+      if (isa == CpuIsa::kAvx2) return dequantize_q5_0_avx2(src, dst, num_elements);
+      return dequantize_q5_0_scalar(src, dst, num_elements);
     case GGMLType::Q5_1:
       return dequantize_q5_1(src, dst, num_elements);
     case GGMLType::Q8_0:
       if (isa >= CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q8_0_avx512, 34>(src, dst, num_elements);
       if (isa == CpuIsa::kAvx2) return dequantize_q8_0_avx2(src, dst, num_elements);
       return dequantize_q8_0_scalar(src, dst, num_elements);
+    case GGMLType::Q4_K:
+    case GGMLType::Q5_K:
+    case GGMLType::Q6_K:
+    case GGMLType::Q8_K:
+      return dequantize_kquant_row(type, isa, src, dst, num_elements);
     default:
       break;
   }

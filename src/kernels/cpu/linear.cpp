@@ -19,6 +19,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/blocks_avx512.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/kquant_blocks.h"
 
 namespace vllm::cpu {
 namespace {
@@ -130,7 +131,7 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* x, int64_t x_st
 // reloading the dequantized tile. That made single-token decode of SmolLM2-135M Q4_1 about
 // 1.5x faster on an AVX-512 CPU.
 template <void (*kBlock)(const uint8_t*, __m512*, __m512*), int64_t kBlockBytes, int NR>
-__attribute__((target("avx512f"))) void fused_row_avx512(const float* x, const uint8_t* w,
+VLLM_BLOCK_AVX512_TARGET void fused_row_avx512(const float* x, const uint8_t* w,
                                                          int64_t row_bytes, int64_t cols,
                                                          float* y) {
   __m512 acc[NR];
@@ -148,6 +149,27 @@ __attribute__((target("avx512f"))) void fused_row_avx512(const float* x, const u
   for (int r = 0; r < NR; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// fused_row_avx512 for the 256-element super-blocks of the K-quant formats: each row's
+// super-block is decoded into 16 vectors (the same decoder dequantize_row uses), which meet
+// the activations in increasing k order.
+template <void (*kSuperblock)(const uint8_t*, __m512*), int64_t kBlockBytes, int NR>
+VLLM_BLOCK_AVX512_TARGET void fused_superblock_row_avx512(const float* x,
+                                                                    const uint8_t* w,
+                                                                    int64_t row_bytes,
+                                                                    int64_t cols, float* y) {
+  __m512 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < cols / kQkK; ++b) {
+    const float* xb = x + kQkK * b;
+    for (int r = 0; r < NR; ++r) {
+      __m512 v[16];
+      kSuperblock(w + r * row_bytes + b * kBlockBytes, v);
+      for (int i = 0; i < 16; ++i) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 16 * i), v[i], acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
 using FusedFn = void (*)(const float*, const uint8_t*, int64_t, int64_t, float*);
 
 #define VLLM_FUSED_ROW(block, bytes)                                                  \
@@ -155,8 +177,19 @@ using FusedFn = void (*)(const float*, const uint8_t*, int64_t, int64_t, float*)
    &fused_row_avx512<block, bytes, 3>, &fused_row_avx512<block, bytes, 4>}
 const FusedFn kFusedQ4_0[4] = VLLM_FUSED_ROW(block_q4_0_avx512, 18);
 const FusedFn kFusedQ4_1[4] = VLLM_FUSED_ROW(block_q4_1_avx512, 20);
+const FusedFn kFusedQ5_0[4] = VLLM_FUSED_ROW(block_q5_0_avx512, 22);
 const FusedFn kFusedQ8_0[4] = VLLM_FUSED_ROW(block_q8_0_avx512, 34);
 #undef VLLM_FUSED_ROW
+
+#define VLLM_FUSED_SUPERBLOCK_ROW(superblock, bytes)                                       \
+  {&fused_superblock_row_avx512<superblock, bytes, 1>,                                     \
+   &fused_superblock_row_avx512<superblock, bytes, 2>,                                     \
+   &fused_superblock_row_avx512<superblock, bytes, 3>,                                     \
+   &fused_superblock_row_avx512<superblock, bytes, 4>}
+const FusedFn kFusedQ4_K[4] = VLLM_FUSED_SUPERBLOCK_ROW(superblock_q4_k_avx512, kQ4KBytes);
+const FusedFn kFusedQ5_K[4] = VLLM_FUSED_SUPERBLOCK_ROW(superblock_q5_k_avx512, kQ5KBytes);
+const FusedFn kFusedQ6_K[4] = VLLM_FUSED_SUPERBLOCK_ROW(superblock_q6_k_avx512, kQ6KBytes);
+#undef VLLM_FUSED_SUPERBLOCK_ROW
 
 // Returns the fused kernels [nr - 1] for a single token, or null where none exists.
 const FusedFn* fused_table(CpuIsa isa, GGMLType type, int64_t num_tokens) {
@@ -164,7 +197,11 @@ const FusedFn* fused_table(CpuIsa isa, GGMLType type, int64_t num_tokens) {
   switch (type) {
     case GGMLType::Q4_0: return kFusedQ4_0;
     case GGMLType::Q4_1: return kFusedQ4_1;
+    case GGMLType::Q5_0: return kFusedQ5_0;
     case GGMLType::Q8_0: return kFusedQ8_0;
+    case GGMLType::Q4_K: return kFusedQ4_K;
+    case GGMLType::Q5_K: return kFusedQ5_K;
+    case GGMLType::Q6_K: return kFusedQ6_K;
     default: return nullptr;
   }
 }
