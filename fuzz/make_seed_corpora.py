@@ -199,6 +199,95 @@ def tokenizer_json_seeds():
     write_seed("tokenizer_json", "not-json", "{\"model\": ")
     write_seed("tokenizer_json", "empty-object", "{}")
     write_seed("tokenizer_json", "deep-nesting", "[" * 3000 + "]" * 3000)
+    pipeline_tokenizer_seeds()
+
+
+def pipeline_tokenizer_seeds():
+    """Small tokenizers for the component pipeline: WordPiece, Unigram, SentencePiece BPE."""
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+    words = ["hello", "world", "it", "s", "caf", "##e", "##s", "##lo", "he", "##l", ",", "!",
+             "'", ":", "2", "0", "##2", "##4", "日", "本", "語"]
+    wordpiece_vocab = {token: i for i, token in enumerate(specials + words)}
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, t in enumerate(specials)]
+    bert = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": {"type": "BertNormalizer", "clean_text": True,
+                       "handle_chinese_chars": True, "strip_accents": None,
+                       "lowercase": True},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": wordpiece_vocab},
+        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+    }
+    write_seed("tokenizer_json", "wordpiece-bert", json.dumps(bert))
+
+    mixed = dict(bert)
+    mixed["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "NFD"}, {"type": "Lowercase"}, {"type": "StripAccents"},
+        {"type": "Strip", "strip_left": True, "strip_right": True}]}
+    mixed["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"}, {"type": "Digits", "individual_digits": True},
+        {"type": "Punctuation", "behavior": "Isolated"}]}
+    mixed["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}},
+                   {"Sequence": {"id": "A", "type_id": 0}},
+                   {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+        "pair": [],
+        "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [2], "tokens": ["[CLS]"]},
+                           "[SEP]": {"id": "[SEP]", "ids": [3], "tokens": ["[SEP]"]}}}
+    write_seed("tokenizer_json", "wordpiece-sequences", json.dumps(mixed))
+
+    byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
+    pieces = ["\u2581", "\u2581h", "ello", "\u2581w", "orld", "\u2581caf", "\u00e9", "s", ","]
+    unigram = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": 0, "content": "<unk>", "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True}],
+        "normalizer": {"type": "NFKC"},
+        "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581",
+                          "prepend_scheme": "always", "split": True},
+        "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": True,
+                  "vocab": [["<unk>", 0.0]] + [[t, -10.0] for t in byte_tokens]
+                           + [[p, -1.0 - i * 0.5] for i, p in enumerate(pieces)]},
+        "post_processor": None,
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "ByteFallback"},
+            {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always",
+             "split": True}]},
+    }
+    write_seed("tokenizer_json", "unigram-metaspace", json.dumps(unigram))
+
+    bpe_tokens = (["<unk>", "<s>", "</s>"] + byte_tokens + pieces + list("helowrdcaf")
+                  + ["\u2581h", "el", "ll"])
+    spm_bpe = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True}
+                         for i, t in enumerate(["<unk>", "<s>", "</s>"])],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": "\u2581"},
+            {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+        "pre_tokenizer": None,
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>",
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                  "vocab": {t: i for i, t in enumerate(dict.fromkeys(bpe_tokens))},
+                  "merges": [["\u2581", "h"], ["e", "l"], ["l", "l"]]},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [],
+            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+    }
+    write_seed("tokenizer_json", "spm-bpe-byte-fallback", json.dumps(spm_bpe))
 
 
 # ---- tokenizer round trip ------------------------------------------------------------

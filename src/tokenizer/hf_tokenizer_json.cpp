@@ -127,6 +127,15 @@ std::unique_ptr<PreTokenizer> parse_pre_tokenizer(const std::string& path, const
   throw_unsupported(path, "pre_tokenizer type", type, "ByteLevel, Digits, Split, Sequence");
 }
 
+// A token id of a post-processor: an integer from 0 to kMaxTokenId, or ModelLoadError.
+int32_t post_processor_id(const std::string& path, const json& id) {
+  if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId) {
+    throw ModelLoadError(fmt::format("{}: post_processor has invalid token id {}; ids must be "
+                                     "integers from 0 to {}", path, id.dump(), kMaxTokenId));
+  }
+  return id.get<int32_t>();
+}
+
 // Ids of a post-processor's template for a single sequence, before and after it.
 void parse_post_processor(const std::string& path, const json& node,
                           std::vector<int32_t>& prefix, std::vector<int32_t>& suffix) {
@@ -138,8 +147,8 @@ void parse_post_processor(const std::string& path, const json& node,
     return;
   }
   if (type == "RobertaProcessing" || type == "BertProcessing") {
-    prefix.push_back(node.at("cls").at(1).get<int32_t>());
-    suffix.push_back(node.at("sep").at(1).get<int32_t>());
+    prefix.push_back(post_processor_id(path, node.at("cls").at(1)));
+    suffix.push_back(post_processor_id(path, node.at("sep").at(1)));
     return;
   }
   if (type == "TemplateProcessing") {
@@ -156,7 +165,7 @@ void parse_post_processor(const std::string& path, const json& node,
                                          "'{}' missing from its special_tokens", path, name));
       }
       for (const json& id : specials[name].at("ids")) {
-        (after_sequence ? suffix : prefix).push_back(id.get<int32_t>());
+        (after_sequence ? suffix : prefix).push_back(post_processor_id(path, id));
       }
     }
     return;

@@ -39,6 +39,20 @@ std::pair<std::string, bool> pattern_of(const json& node) {
   return {pattern.at("String").get<std::string>(), false};
 }
 
+// The non-negative integer field `key` of `node`, or `fallback` when it is absent or null.
+// Anything else (a float, a negative number, a string) is rejected: converting a float
+// outside the range would be undefined.
+size_t count_field(const std::string& path, const json& node, const char* key,
+                   size_t fallback) {
+  if (!node.contains(key) || node[key].is_null()) return fallback;
+  const json& value = node[key];
+  if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+    throw ModelLoadError(fmt::format("{}: {} field '{}' is {}; expected a non-negative integer",
+                                     path, type_of(node), key, value.dump()));
+  }
+  return value.get<size_t>();
+}
+
 // Metaspace's prepend_scheme, or the older add_prefix_space flag.
 std::string prepend_scheme_of(const json& node) {
   if (node.contains("prepend_scheme") && node["prepend_scheme"].is_string()) {
@@ -164,7 +178,7 @@ std::unique_ptr<Decoder> parse_decoder(const std::string& path, const json& node
   if (type == "Fuse") return make_fuse_decoder();
   if (type == "Strip") {
     return make_strip_decoder(node.at("content").get<std::string>(),
-                              node.value("start", size_t{0}), node.value("stop", size_t{0}));
+                              count_field(path, node, "start", 0), count_field(path, node, "stop", 0));
   }
   if (type == "Replace") {
     auto [pattern, is_regex] = pattern_of(node);
@@ -232,7 +246,7 @@ std::unique_ptr<TokenModel> parse_model(const std::string& path, const json& mod
     if (type == "WordPiece") {
       return make_wordpiece_model(vocab_table(path, model), text(model, "unk_token", "[UNK]"),
                                   text(model, "continuing_subword_prefix", "##"),
-                                  model.value("max_input_chars_per_word", size_t{100}));
+                                  count_field(path, model, "max_input_chars_per_word", 100));
     }
     if (type == "Unigram") {
       std::vector<std::pair<std::string, double>> vocab;

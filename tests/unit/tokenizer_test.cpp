@@ -297,6 +297,23 @@ TEST(Tokenizer, HfJsonUnsupportedModelThrows) {
   EXPECT_NE(message.find("WordLevel"), std::string::npos) << message;
 }
 
+// Numbers that do not fit the field (found by fuzzing: converting 2e124 to int is
+// undefined) are rejected with the field named.
+TEST(Tokenizer, HfJsonFloatIdsThrow) {
+  const std::string model =
+      R"("model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1})";
+  TempFile processor("tokenizer.json",
+                     "{" + model + R"(}, "post_processor": {"type": "BertProcessing",
+                     "sep": ["[SEP]", 2e124], "cls": ["[CLS]", 1]}})");
+  const std::string processor_message = load_error(processor.path());
+  EXPECT_NE(processor_message.find("post_processor has invalid token id"), std::string::npos)
+      << processor_message;
+  TempFile strip("tokenizer.json", "{" + model + R"(}, "decoder": {"type": "Strip",
+                 "content": " ", "start": 1.5e300, "stop": 0}})");
+  const std::string strip_message = load_error(strip.path());
+  EXPECT_NE(strip_message.find("'start'"), std::string::npos) << strip_message;
+}
+
 TEST(Tokenizer, HfJsonUnsupportedPreTokenizerThrows) {
   TempFile file("tokenizer.json",
                 R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
