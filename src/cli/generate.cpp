@@ -1,6 +1,7 @@
 // `vllm generate`: one prompt in, its completion streamed to stdout.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +51,7 @@ int run_generate(const GenerateOptions& options) {
   // Outputs are cumulative, so each one prints only the text after what was printed.
   size_t num_printed_bytes = 0;
   bool finished = false;
+  std::optional<std::string> error;  // set when the engine aborted the request on a failure
   auto print_new_text = [&](const std::vector<RequestOutput>& outputs) {
     for (const RequestOutput& output : outputs) {
       if (output.request_id != request_id || output.outputs.empty()) continue;
@@ -61,6 +63,7 @@ int run_generate(const GenerateOptions& options) {
         num_printed_bytes = text.size();
       }
       finished = finished || output.finished;
+      if (output.error) error = output.error;
     }
   };
   while (!finished) {
@@ -73,6 +76,10 @@ int run_generate(const GenerateOptions& options) {
   }
   std::fputc('\n', stdout);
   std::fflush(stdout);
+  if (error) {
+    std::fprintf(stderr, "Error: generation failed: %s\n", error->c_str());
+    return 1;
+  }
   return 0;
 }
 

@@ -54,7 +54,8 @@ CLI::App* add_serve_command(CLI::App& app, server::ServerArgs& args) {
   serve->add_option("--model", engine.model, "Same as the positional MODEL");
   add_model_source_options(*serve, engine.revision, engine.dtype, engine.generation_config);
   serve->add_option("--host", args.host, "Address to listen on")->capture_default_str();
-  serve->add_option("--port", args.port, "TCP port to listen on")->capture_default_str();
+  serve->add_option("--port", args.port, "TCP port to listen on")->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   serve->add_option("--served-model-name", args.served_model_name,
                     "Model name clients send in \"model\"; the --model argument when omitted");
   serve->add_option("--api-key", args.api_key,

@@ -302,6 +302,23 @@ void LLMEngine::Impl::validate_token_ids(const SamplingParams& params) const {
         throw InvalidArgument("allowed_token_ids contains out-of-vocab token id!");
       }
     }
+    // Until min_tokens tokens exist the sampler masks EOS and the stop token ids, so an
+    // allowed set made only of those leaves no token to sample.
+    if (params.min_tokens > 0) {
+      const std::optional<int32_t> eos = tokenizer->eos_token_id();
+      const auto masked = [&](int32_t token) {
+        if (!params.ignore_eos && eos.has_value() && token == *eos) return true;
+        return std::find(params.stop_token_ids.begin(), params.stop_token_ids.end(), token) !=
+               params.stop_token_ids.end();
+      };
+      if (std::all_of(params.allowed_token_ids->begin(), params.allowed_token_ids->end(),
+                      masked)) {
+        throw InvalidArgument(fmt::format(
+            "allowed_token_ids [{}] are all EOS or stop tokens, which min_tokens={} masks "
+            "for the first tokens; allow another token or lower min_tokens.",
+            fmt::join(*params.allowed_token_ids, ", "), params.min_tokens));
+      }
+    }
   }
 }
 

@@ -2,7 +2,9 @@
 // LlamaConfig (transformers 5.25).
 #include "models/model_config_hf.h"
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <sstream>
 
@@ -502,6 +504,23 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   if (config.rms_norm_eps <= 0.0) {
     throw ModelLoadError(
         fmt::format("{}: rms_norm_eps {} is not positive", source, config.rms_norm_eps));
+  }
+  // A zero or negative base gives NaN or constant rotations, which would fail or corrupt
+  // the first step rather than the load.
+  if (!(config.rope_theta > 0.0) || !std::isfinite(config.rope_theta)) {
+    throw ModelLoadError(fmt::format("{}: rope_theta {} is not a positive finite number",
+                                     source, config.rope_theta));
+  }
+  // 0 means unset (not Gemma 3).
+  if (!(config.rope_local_base_freq >= 0.0) || !std::isfinite(config.rope_local_base_freq)) {
+    throw ModelLoadError(fmt::format("{}: rope_local_base_freq {} is not a positive finite "
+                                     "number", source, config.rope_local_base_freq));
+  }
+  // The attention kernel takes the window as a 32-bit count of tokens.
+  if (config.sliding_window > std::numeric_limits<int32_t>::max()) {
+    throw ModelLoadError(fmt::format("{}: sliding_window {} exceeds {} tokens", source,
+                                     config.sliding_window,
+                                     std::numeric_limits<int32_t>::max()));
   }
   return config;
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/errors.h"
 #include "core/logging.h"
 #include "server/metrics.h"
 
@@ -27,10 +28,13 @@ void EngineClient::stop() {
 void EngineClient::add_request(const std::string& request_id, const PromptInput& prompt,
                                const SamplingParams& params, int priority, OutputSink sink) {
   // Both are registered first, because the dispatcher may see the first output before
-  // add_request returns.
+  // add_request returns. A duplicate id is rejected before it can replace the sink or the
+  // metrics entry of the request in flight.
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    sinks_[request_id] = std::move(sink);
+    if (!sinks_.try_emplace(request_id, std::move(sink)).second) {
+      throw InvalidArgument(fmt::format("Request id {} already running.", request_id));
+    }
   }
   metrics_.on_request_added(request_id);
   try {

@@ -632,6 +632,23 @@ def test_request_id_and_user(server):
     assert body["id"] == "chatcmpl-header-id"
 
 
+def test_duplicate_request_id_400(server):
+    # A request whose output sink was replaced would hang; the timeout makes that a failure.
+    client = server.client().with_options(timeout=60)
+    stream = client.completions.create(
+        model=MODEL_NAME, prompt=PROMPT, max_tokens=40, stream=True,
+        extra_body={"ignore_eos": True}, extra_headers={"X-Request-Id": "dup-id"})
+    chunks = [next(iter(stream))]
+    with pytest.raises(openai.BadRequestError) as error:
+        client.completions.create(model=MODEL_NAME, prompt=PROMPT, max_tokens=2,
+                                  extra_headers={"X-Request-Id": "dup-id"})
+    assert "already running" in str(error.value)
+    # The request in flight is unaffected: it streams to its end.
+    chunks += list(stream)
+    assert chunks[-1].choices[0].finish_reason == "length"
+    assert sum(len(chunk.choices[0].text) > 0 for chunk in chunks) > 1
+
+
 def test_unknown_fields_logged(server):
     status, body = server.post_json("/v1/completions", {
         "prompt": PROMPT, "max_tokens": 2, "frobnicate": 1})

@@ -173,5 +173,19 @@ TEST(SliceRows, SharesStorage) {
   EXPECT_ANY_THROW(slice_rows(whole, 4, 3));
 }
 
+TEST(DecoderConfig, RopeThetaMustBePositive) {
+  for (const double theta : {0.0, -1.0}) {
+    json config = base_config("Qwen2ForCausalLM");
+    config["rope_theta"] = theta;
+    EXPECT_NE(parse_error(config).find("rope_theta"), std::string::npos) << theta;
+  }
+}
+
+TEST(DecoderConfig, HugeWindowRejected) {
+  json config = base_config("MistralForCausalLM");
+  config["sliding_window"] = int64_t{1'000'000'000'000'000};
+  EXPECT_NE(parse_error(config).find("sliding_window"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vllm

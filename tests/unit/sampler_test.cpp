@@ -632,6 +632,21 @@ TEST(SamplerEngine, VocabularyValidation) {
             "Requested prompt logprobs of 21, which is greater than max allowed: 20");
 }
 
+// min_tokens masks the stop tokens, so an allowed set of stop tokens only is rejected up
+// front instead of failing in the sampler.
+TEST(SamplerEngine, MinTokensWithOnlyStopTokensAllowed) {
+  auto engine = fake_engine();
+  SamplingParams params;
+  params.allowed_token_ids = std::vector<int32_t>{5, 6};
+  params.stop_token_ids = {5, 6};
+  params.min_tokens = 3;
+  EXPECT_NE(add_request_error(*engine, params).find("allowed_token_ids [5, 6] are all EOS or "
+                                                    "stop tokens"),
+            std::string::npos);
+  params.min_tokens = 0;
+  EXPECT_EQ(add_request_error(*engine, params), "");
+}
+
 // Real model: prompt logprobs equal the logprobs of the same tokens when generated.
 
 TEST(SamplerRealModel, PromptLogprobsEqualGenerationLogprobs) {
