@@ -36,9 +36,10 @@ const char* status_name(RequestStatus status) {
 }
 
 uint64_t derive_sample_seed(int64_t seed, int sample_index) {
-  // SplitMix64 finalizer over the seed and the index, so nearby seeds and indices give
-  // unrelated generator states.
-  uint64_t x = static_cast<uint64_t>(seed) + 0x9E3779B97F4A7C15ULL * (1 + sample_index);
+  // Sample i of seed s is sample 0 of seed s + i, as vLLM seeds its n > 1 children. The
+  // SplitMix64 finalizer makes nearby seeds give unrelated generator states.
+  uint64_t x = static_cast<uint64_t>(seed) + static_cast<uint64_t>(sample_index) +
+               0x9E3779B97F4A7C15ULL;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);

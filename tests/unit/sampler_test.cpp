@@ -475,6 +475,30 @@ TEST(SamplerEngine, GreedyPenaltiesMatchReference) {
   EXPECT_NE(std::vector<int32_t>(plain_tokens.begin() + 10, plain_tokens.end()), generated);
 }
 
+// As in vLLM, sample i of a request with seed s and n > 1 is the single sample of seed
+// s + i.
+TEST(SamplerEngine, ChildSeedIsSeedPlusIndex) {
+  SamplingParams parent;
+  parent.temperature = 1.0;
+  parent.seed = 40;
+  parent.n = 3;
+  parent.max_tokens = 12;
+  auto engine = fake_engine();
+  engine->add_request("parent", ids_prompt(9, 1), parent);
+  const RequestOutput together = run_all(*engine).at("parent");
+  ASSERT_EQ(together.outputs.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    SamplingParams single = parent;
+    single.n = 1;
+    single.seed = 40 + i;
+    auto alone_engine = fake_engine();
+    alone_engine->add_request("single", ids_prompt(9, 1), single);
+    const RequestOutput alone = run_all(*alone_engine).at("single");
+    EXPECT_EQ(together.outputs[i].token_ids, alone.outputs[0].token_ids) << "sample " << i;
+  }
+  EXPECT_NE(together.outputs[0].token_ids, together.outputs[1].token_ids);
+}
+
 TEST(SamplerEngine, PenaltiesSameAloneAndBatched) {
   SamplingParams seeded = penalized_params();
   seeded.temperature = 0.9;
