@@ -1,9 +1,11 @@
 // LLMEngine: input processing and validation on the caller's thread, generation on the
 // engine-core thread, detokenization in get_outputs.
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -44,6 +46,20 @@ void resolve_defaults(EngineArgs& args, const ModelConfig& config) {
   if (args.max_model_len <= 0) {
     throw InvalidArgument(
         "The model config has no max_position_embeddings; set `max_model_len`.");
+  }
+  // Positions past the trained context give wrong outputs (or, for learned position
+  // embeddings, none at all), so a longer context needs vLLM's explicit opt-in.
+  const char* allow_long = std::getenv("VLLM_ALLOW_LONG_MAX_MODEL_LEN");
+  const bool long_allowed = allow_long != nullptr && (std::string_view(allow_long) == "1" ||
+                                                      std::string_view(allow_long) == "true");
+  if (config.max_position_embeddings > 0 &&
+      args.max_model_len > config.max_position_embeddings && !long_allowed) {
+    throw InvalidArgument(fmt::format(
+        "User-specified max_model_len ({}) is greater than the derived max_model_len "
+        "(max_position_embeddings={} in the model's config). To allow overriding this "
+        "maximum, set the env var VLLM_ALLOW_LONG_MAX_MODEL_LEN=1; outputs past the "
+        "model's context may be wrong.",
+        args.max_model_len, config.max_position_embeddings));
   }
   if (args.max_num_seqs < 1) {
     throw InvalidArgument(

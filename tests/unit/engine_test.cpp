@@ -13,6 +13,7 @@
 #include "fake_model.h"
 #include "models/model.h"
 #include "engine_test_util.h"
+#include "scoped_env.h"
 
 namespace vllm {
 namespace {
@@ -350,6 +351,23 @@ TEST(Engine, KVCacheTooSmall) {
             std::string::npos)
       << message;
   EXPECT_NE(message.find("estimated maximum model length is 36"), std::string::npos) << message;
+}
+
+TEST(Engine, LongMaxModelLenNeedsOptIn) {
+  testing::ScopedEnv allow("VLLM_ALLOW_LONG_MAX_MODEL_LEN");
+  allow.unset();
+  EngineArgs args = small_args();
+  args.max_model_len = 129;  // the fake model's max_position_embeddings is 128
+  try {
+    make_engine(args);
+    FAIL() << "max_model_len above max_position_embeddings was accepted";
+  } catch (const InvalidArgument& error) {
+    EXPECT_NE(std::string(error.what()).find("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1"),
+              std::string::npos)
+        << error.what();
+  }
+  allow.set("1");
+  EXPECT_EQ(make_engine(args)->args().max_model_len, 129);
 }
 
 TEST(Engine, DefaultsResolved) {
