@@ -77,8 +77,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
   }
-  // Closes the listening socket. With `draining`, the sessions still open answer requests
-  // that arrive from now on with 503 and close their connections after the current response.
+  // Closes the listening socket. With `draining`, open sessions reject requests that arrive
+  // from now on with 503 and close their connections after the current response.
   void stop(bool draining = false) {
     if (draining) draining_ = true;
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {

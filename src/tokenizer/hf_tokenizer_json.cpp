@@ -437,7 +437,7 @@ void finish_with_config(const std::string& tokenizer_json_path, T& tokenizer) {
                                      (dir / "tokenizer_config.json").string(), e.what()));
   }
   // add_bos_token and add_eos_token are not applied: transformers 5.25 loading a directory
-  // with TokenizersBackend keeps tokenizer.json's post-processor whatever the flags say
+  // with TokenizersBackend keeps tokenizer.json's post-processor whatever the flags are
   // (checked with add_bos_token and add_eos_token true).
   tokenizer.set_chat_metadata(extras.bos_token_id, extras.eos_token_id,
                               std::move(extras.chat_template));

@@ -103,16 +103,10 @@ inline void expect_goldens_consistent(const Goldens& goldens) {
   }
 }
 
-// Runs every golden prompt greedily in one engine, so that they are batched together, and
-// returns the finished outputs by request id (the prompt's name).
-inline std::map<std::string, CompletionOutput> generate_goldens(const std::string& model,
-                                                                const Goldens& goldens) {
-  EngineArgs args;
-  args.model = model;
-  args.max_model_len = 2048;
-  args.kv_cache_memory_bytes = int64_t{256} << 20;
-  LLMEngine engine(args);
-
+// Submits every golden prompt greedily to `engine` at once, so that they are batched
+// together, and returns the finished outputs by request id (the prompt's name).
+inline std::map<std::string, CompletionOutput> run_goldens(LLMEngine& engine,
+                                                           const Goldens& goldens) {
   SamplingParams params;
   params.temperature = 0.0;
   params.max_tokens = goldens.max_tokens;
@@ -125,6 +119,7 @@ inline std::map<std::string, CompletionOutput> generate_goldens(const std::strin
   }
 
   std::map<std::string, CompletionOutput> results;
+  // Guards against a hang only.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (results.size() < goldens.prompts.size() &&
          std::chrono::steady_clock::now() < deadline) {
@@ -135,6 +130,17 @@ inline std::map<std::string, CompletionOutput> generate_goldens(const std::strin
     }
   }
   return results;
+}
+
+// run_goldens on a new engine for `model`.
+inline std::map<std::string, CompletionOutput> generate_goldens(const std::string& model,
+                                                                const Goldens& goldens) {
+  EngineArgs args;
+  args.model = model;
+  args.max_model_len = 2048;
+  args.kv_cache_memory_bytes = int64_t{256} << 20;
+  LLMEngine engine(args);
+  return run_goldens(engine, goldens);
 }
 
 // Number of leading tokens on which both sequences agree.

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -62,5 +64,34 @@ struct Encoded {
   std::vector<uint8_t> bytes;
   std::vector<double> values;
 };
+
+// Checks on every ISA path that linear() gives each of the `num_tokens` rows of `x`
+// ([num_tokens, w.cols]) the same bits alone, in the batch, and on 1 or 2 threads.
+// `label` names the case in failure messages.
+inline void expect_linear_batch_invariant(const WeightMatrix& w, const std::vector<float>& x,
+                                          int64_t num_tokens, const std::string& label) {
+  const int64_t rows = w.rows, cols = w.cols;
+  for (cpu::CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    set_num_threads(2);
+    std::vector<float> batched(static_cast<size_t>(num_tokens * rows));  // [num_tokens, rows]
+    ops::linear(x, num_tokens, w, {}, batched);
+    set_num_threads(1);
+    std::vector<float> batched_one_thread(batched.size());  // [num_tokens, rows]
+    ops::linear(x, num_tokens, w, {}, batched_one_thread);
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      std::vector<float> single(static_cast<size_t>(rows));  // [rows]
+      ops::linear(std::span<const float>(x).subspan(t * cols, cols), 1, w, {}, single);
+      for (int64_t j = 0; j < rows; ++j) {
+        ASSERT_EQ(single[j], batched[t * rows + j])
+            << label << " batch 1 vs " << num_tokens << ", t=" << t << " j=" << j << " on "
+            << cpu::isa_name(isa);
+        ASSERT_EQ(batched_one_thread[t * rows + j], batched[t * rows + j])
+            << label << " 1 vs 2 threads, t=" << t << " j=" << j << " on "
+            << cpu::isa_name(isa);
+      }
+    }
+  }
+}
 
 }  // namespace vllm::testing

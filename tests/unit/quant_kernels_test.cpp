@@ -257,27 +257,7 @@ TEST_F(QuantKernelsTest, LinearBatchInvariant) {
     const Encoded e = random_elements(type, rows * cols, rng);
     const WeightMatrix w{type, rows, cols, e.bytes.data()};
     const std::vector<float> x = random_floats(static_cast<size_t>(num_tokens * cols), rng);
-    for (CpuIsa isa : kAllIsas) {
-      cpu::set_isa(isa);
-      set_num_threads(2);
-      std::vector<float> batched(static_cast<size_t>(num_tokens * rows));
-      ops::linear(x, num_tokens, w, {}, batched);
-      set_num_threads(1);
-      std::vector<float> batched_one_thread(batched.size());
-      ops::linear(x, num_tokens, w, {}, batched_one_thread);
-      for (int64_t t = 0; t < num_tokens; ++t) {
-        std::vector<float> single(static_cast<size_t>(rows));
-        ops::linear(std::span<const float>(x).subspan(t * cols, cols), 1, w, {}, single);
-        for (int64_t j = 0; j < rows; ++j) {
-          ASSERT_EQ(single[j], batched[t * rows + j])
-              << ggml_type_name(type) << " batch 1 vs 7, t=" << t << " j=" << j << " on "
-              << cpu::isa_name(isa);
-          ASSERT_EQ(batched_one_thread[t * rows + j], batched[t * rows + j])
-              << ggml_type_name(type) << " 1 vs 2 threads, t=" << t << " j=" << j << " on "
-              << cpu::isa_name(isa);
-        }
-      }
-    }
+    testing::expect_linear_batch_invariant(w, x, num_tokens, std::string(ggml_type_name(type)));
   }
 }
 

@@ -55,31 +55,6 @@ EngineArgs tiny_engine_args(const std::string& family) {
   return args;
 }
 
-// Submits every golden prompt at once and waits for all of them.
-std::map<std::string, CompletionOutput> generate(LLMEngine& engine, const Goldens& goldens) {
-  SamplingParams params;
-  params.temperature = 0.0;
-  params.max_tokens = goldens.max_tokens;
-  params.ignore_eos = true;
-  params.logprobs = goldens.num_top_logprobs;
-  for (const GoldenPrompt& prompt : goldens.prompts) {
-    PromptInput input;
-    input.token_ids = prompt.prompt_token_ids;
-    engine.add_request(prompt.name, input, params);
-  }
-  std::map<std::string, CompletionOutput> results;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-  while (results.size() < goldens.prompts.size() &&
-         std::chrono::steady_clock::now() < deadline) {
-    for (RequestOutput& output : engine.get_outputs(std::chrono::milliseconds(100))) {
-      if (output.finished && !output.outputs.empty()) {
-        results[output.request_id] = std::move(output.outputs.front());
-      }
-    }
-  }
-  return results;
-}
-
 void expect_same_tokens(const std::map<std::string, CompletionOutput>& expected,
                         const std::map<std::string, CompletionOutput>& actual,
                         const std::string& what) {
@@ -108,7 +83,7 @@ TEST_P(TinyModelTest, MatchTransformers) {
   std::map<std::string, CompletionOutput> whole;
   {
     LLMEngine engine(args);
-    whole = generate(engine, goldens);
+    whole = testing::run_goldens(engine, goldens);
   }
   testing::expect_match_goldens(goldens, whole);
 
@@ -117,7 +92,7 @@ TEST_P(TinyModelTest, MatchTransformers) {
   std::map<std::string, CompletionOutput> chunked;
   {
     LLMEngine engine(args);
-    chunked = generate(engine, goldens);
+    chunked = testing::run_goldens(engine, goldens);
     EXPECT_GT(engine.stats().num_multi_step_prefills, 0) << "no prompt was chunked";
   }
   testing::expect_match_goldens(goldens, chunked);
@@ -126,8 +101,8 @@ TEST_P(TinyModelTest, MatchTransformers) {
   args = tiny_engine_args(GetParam());
   args.enable_prefix_caching = true;
   LLMEngine engine(args);
-  generate(engine, goldens);  // fills the cache
-  const std::map<std::string, CompletionOutput> cached = generate(engine, goldens);
+  testing::run_goldens(engine, goldens);  // fills the cache
+  const std::map<std::string, CompletionOutput> cached = testing::run_goldens(engine, goldens);
   EXPECT_GT(engine.stats().prefix_cache_hits, 0) << "no prompt hit the prefix cache";
   testing::expect_match_goldens(goldens, cached);
   expect_same_tokens(whole, cached, "prefix-cached");
@@ -142,7 +117,7 @@ TEST_P(TinyModelTest, GgufMatchesTransformers) {
   EngineArgs args = tiny_engine_args(GetParam());
   args.model = gguf.string();
   LLMEngine engine(args);
-  testing::expect_match_goldens(goldens, generate(engine, goldens));
+  testing::expect_match_goldens(goldens, testing::run_goldens(engine, goldens));
 }
 
 // log_softmax of transformers' float32 logits at one prompt's last position, every token.
