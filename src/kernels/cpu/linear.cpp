@@ -27,6 +27,11 @@ namespace {
 constexpr int64_t kRowTile = 16;  // weight rows dequantized together
 constexpr int kTokenBlock = 4;    // tokens per register tile
 constexpr int kRowBlock = 4;      // weight rows per register tile
+// The fused single-token kernels stream weights that are read once per step, mostly from
+// DRAM. With the hardware prefetcher alone, one thread read a 178 MB Q8_0 matrix at about
+// 9 GB/s. Prefetching 8 KiB ahead into L2 raised that to about 14 GB/s (27 GB/s on two
+// threads). Nearer than 4 KiB was slower, farther than 16 KiB no faster.
+constexpr int64_t kPrefetchBytes = 8192;
 
 // --- scalar: 8 lanes emulated, so the order is fixed without SIMD ---------------------
 
@@ -141,7 +146,9 @@ VLLM_BLOCK_AVX512_TARGET void fused_row_avx512(const float* x, const uint8_t* w,
     const __m512 x1 = _mm512_loadu_ps(x + 32 * b + 16);
     for (int r = 0; r < NR; ++r) {
       __m512 w0, w1;
-      kBlock(w + r * row_bytes + b * kBlockBytes, &w0, &w1);
+      const uint8_t* block = w + r * row_bytes + b * kBlockBytes;
+      _mm_prefetch(reinterpret_cast<const char*>(block + kPrefetchBytes), _MM_HINT_T1);
+      kBlock(block, &w0, &w1);
       acc[r] = _mm512_fmadd_ps(x0, w0, acc[r]);
       acc[r] = _mm512_fmadd_ps(x1, w1, acc[r]);
     }
@@ -163,7 +170,10 @@ VLLM_BLOCK_AVX512_TARGET void fused_superblock_row_avx512(const float* x,
     const float* xb = x + kQkK * b;
     for (int r = 0; r < NR; ++r) {
       __m512 v[16];
-      kSuperblock(w + r * row_bytes + b * kBlockBytes, v);
+      const uint8_t* superblock = w + r * row_bytes + b * kBlockBytes;
+      for (int64_t line = 0; line < kBlockBytes; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(superblock + kPrefetchBytes + line), _MM_HINT_T1);
+      kSuperblock(superblock, v);
       for (int i = 0; i < 16; ++i) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 16 * i), v[i], acc[r]);
     }
   }
