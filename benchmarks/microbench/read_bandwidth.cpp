@@ -17,6 +17,7 @@ namespace {
 constexpr std::size_t kAlignment = 64;
 // 8 vectors of 64 bytes per iteration; slices are rounded down to a multiple.
 constexpr std::size_t kBytesPerIteration = 512;
+constexpr std::size_t kPrefetchBytes = 8192;
 
 // Sums the 64-bit words of [data, data + num_bytes). Several independent accumulators keep
 // the loop bound by loads, not by the latency of the adds.
@@ -26,6 +27,10 @@ std::uint64_t sum_words(const std::uint64_t* data, std::size_t num_bytes) {
   for (__m512i& a : acc) a = _mm512_setzero_si512();
   const char* p = reinterpret_cast<const char*>(data);
   for (std::size_t offset = 0; offset < num_bytes; offset += kBytesPerIteration) {
+    // As the engine's kernels do: prefetch into L2 8 KiB ahead, which reads faster than the
+    // hardware prefetcher alone.
+    for (int k = 0; k < 8; ++k) _mm_prefetch(p + offset + kPrefetchBytes + 64 * k, _MM_HINT_T1);
+#pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) {
       acc[k] = _mm512_add_epi64(acc[k], _mm512_load_si512(p + offset + 64 * k));
     }
@@ -37,6 +42,7 @@ std::uint64_t sum_words(const std::uint64_t* data, std::size_t num_bytes) {
   for (__m256i& a : acc) a = _mm256_setzero_si256();
   const char* p = reinterpret_cast<const char*>(data);
   for (std::size_t offset = 0; offset < num_bytes; offset += 256) {
+#pragma GCC unroll 8
     for (int k = 0; k < 8; ++k) {
       acc[k] = _mm256_add_epi64(
           acc[k], _mm256_load_si256(reinterpret_cast<const __m256i*>(p + offset + 32 * k)));
