@@ -159,6 +159,7 @@ std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f
 TEST_F(KernelsTest, LinearMatchesDoubleReference) {
   // cols of 40 leaves a partial vector for every ISA; 37 rows leave partial tiles.
   const LinearCase cases[] = {{GGMLType::F32, 37, 40},  {GGMLType::F16, 19, 64},
+                              {GGMLType::BF16, 19, 96},
                               {GGMLType::Q4_0, 37, 96}, {GGMLType::Q4_1, 37, 96},
                               {GGMLType::Q5_0, 5, 64},  {GGMLType::Q5_1, 5, 64},
                               {GGMLType::Q8_0, 21, 128}};
@@ -206,7 +207,8 @@ TEST_F(KernelsTest, LinearBatchInvariant) {
   // With activation quantization on, Q4_0, Q4_1 and Q8_0 take the int8 kernels.
   for (bool quant : {false, true}) {
     cpu::set_activation_quant(quant);
-    for (GGMLType type : {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q8_0, GGMLType::F16}) {
+    for (GGMLType type :
+         {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q8_0, GGMLType::F16, GGMLType::BF16}) {
       std::mt19937 rng(5);
       const int64_t rows = 70, cols = 160, num_tokens = 7;
       Encoded e = random_blocks(type, static_cast<int>(rows * cols / 32), rng);

@@ -275,21 +275,30 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
       token_seq[t] = static_cast<int32_t>(s);
   }
 
-  const int64_t num_items = num_tokens * num_kv_heads;
-  const int64_t num_units =
-      std::min<int64_t>(num_items, kUnitsPerThread * ThreadPool::global().num_threads());
+  // An item is one token's query heads of one KV head, which read that head's keys and
+  // values once. With fewer (token, KV head) pairs than units, as in single-sequence decode
+  // (3 pairs for SmolLM2, 1 for Gemma 3 270M), an item is one query head instead, so that
+  // every thread gets work. Each head's arithmetic is the same either way.
+  const int num_threads = ThreadPool::global().num_threads();
+  const int64_t group_heads =
+      num_tokens * num_kv_heads < kUnitsPerThread * num_threads ? 1 : queries_per_kv;
+  const int64_t groups_per_kv_head = queries_per_kv / group_heads;
+  const int64_t num_items = num_tokens * num_kv_heads * groups_per_kv_head;
+  const int64_t num_units = std::min<int64_t>(num_items, kUnitsPerThread * num_threads);
 
   parallel_for(num_units, [&](int64_t first_unit, int64_t end_unit) {
-    // Per query head of the group: scores of one block, output accumulator, softmax state.
-    std::vector<float> scores(static_cast<size_t>(queries_per_kv * block_size));  // [G, bs]
-    std::vector<float> acc(static_cast<size_t>(queries_per_kv * head_dim));       // [G, hd]
-    std::vector<float> running_max(static_cast<size_t>(queries_per_kv));
-    std::vector<float> running_sum(static_cast<size_t>(queries_per_kv));
+    // Per query head of the item: scores of one block, output accumulator, softmax state.
+    std::vector<float> scores(static_cast<size_t>(group_heads * block_size));  // [G, bs]
+    std::vector<float> acc(static_cast<size_t>(group_heads * head_dim));       // [G, hd]
+    std::vector<float> running_max(static_cast<size_t>(group_heads));
+    std::vector<float> running_sum(static_cast<size_t>(group_heads));
 
     for (int64_t unit = first_unit; unit < end_unit; ++unit) {
       for (int64_t item = unit; item < num_items; item += num_units) {
-        const int64_t t = item / num_kv_heads;
-        const int64_t g = item % num_kv_heads;
+        const int64_t t = item / (num_kv_heads * groups_per_kv_head);
+        const int64_t g = item / groups_per_kv_head % num_kv_heads;
+        // First query head of the item.
+        const int64_t head0 = g * queries_per_kv + item % groups_per_kv_head * group_heads;
         const int64_t s = token_seq[t];
         const int64_t query_len =
             metadata.query_start_loc[s + 1] - metadata.query_start_loc[s];
@@ -305,8 +314,8 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         const int32_t* block_table =
             metadata.block_tables.data() + s * metadata.max_blocks_per_seq;
         const int64_t kv_offset = g * head_dim;
-        // The group's query heads are adjacent rows: [queries_per_kv, head_dim].
-        const float* q = query + (t * num_heads + g * queries_per_kv) * head_dim;
+        // The item's query heads are adjacent rows: [group_heads, head_dim].
+        const float* q = query + (t * num_heads + head0) * head_dim;
 
         std::fill(running_max.begin(), running_max.end(),
                   -std::numeric_limits<float>::infinity());
@@ -324,13 +333,13 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           // scores[h, j] = q_h . k_j, on AVX-512 per head, else over tiles of up to 4 heads
           // by 4 keys.
           if (avx512) {
-            for (int64_t h = 0; h < queries_per_kv; ++h) {
+            for (int64_t h = 0; h < group_heads; ++h) {
               scores_avx512(q + h * head_dim, keys, token_floats, n, block_size, head_dim,
                             scores.data() + h * block_size);
             }
           }
-          for (int64_t h0 = 0; !avx512 && h0 < queries_per_kv; h0 += 4) {
-            const int mt = static_cast<int>(std::min<int64_t>(4, queries_per_kv - h0));
+          for (int64_t h0 = 0; !avx512 && h0 < group_heads; h0 += 4) {
+            const int mt = static_cast<int>(std::min<int64_t>(4, group_heads - h0));
             for (int64_t j0 = 0; j0 < n; j0 += 4) {
               const int nr = static_cast<int>(std::min<int64_t>(4, n - j0));
               dot_tile(mt, nr, q + h0 * head_dim, head_dim, keys + j0 * token_floats,
@@ -342,7 +351,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           // Softmax and weighted values over the keys in the window, [first_j, n).
           const int64_t num_keys = n - first_j;
           const float* window_values = values + first_j * token_floats;
-          for (int64_t h = 0; h < queries_per_kv; ++h) {
+          for (int64_t h = 0; h < group_heads; ++h) {
             float* row = scores.data() + h * block_size + first_j;
             float correction;
             if (avx512) {
@@ -357,8 +366,8 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           }
         }
 
-        for (int64_t h = 0; h < queries_per_kv; ++h) {
-          float* o = out + (t * num_heads + g * queries_per_kv + h) * head_dim;
+        for (int64_t h = 0; h < group_heads; ++h) {
+          float* o = out + (t * num_heads + head0 + h) * head_dim;
           const float* a = acc.data() + h * head_dim;
           const float inv_sum = 1.0f / running_sum[h];
           for (int64_t d = 0; d < head_dim; ++d) o[d] = a[d] * inv_sum;

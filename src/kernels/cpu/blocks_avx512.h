@@ -102,4 +102,22 @@ VLLM_BLOCK_AVX512_TARGET inline void block_q8_0_avx512(const uint8_t* block,
   *v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d);
 }
 
+// F16 and BF16 rows, 32 elements at a time so that the fused kernel treats them as blocks of
+// 64 bytes. Both conversions to float are exact.
+VLLM_BLOCK_AVX512_TARGET inline void block_f16_avx512(const uint8_t* block, __m512* v0,
+                                                       __m512* v1) {
+  *v0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+  *v1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
+}
+
+// A bf16 value is the high half of the float with the same bits.
+VLLM_BLOCK_AVX512_TARGET inline void block_bf16_avx512(const uint8_t* block, __m512* v0,
+                                                        __m512* v1) {
+  const __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+  const __m512i hi =
+      _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
+  *v0 = _mm512_castsi512_ps(_mm512_slli_epi32(lo, 16));
+  *v1 = _mm512_castsi512_ps(_mm512_slli_epi32(hi, 16));
+}
+
 }  // namespace vllm::cpu

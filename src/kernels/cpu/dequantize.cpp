@@ -221,6 +221,18 @@ __attribute__((target("avx2,fma,f16c"))) void dequantize_q8_0_avx2(const uint8_t
   }
 }
 
+VLLM_BLOCK_AVX512_TARGET void dequantize_bf16_avx512(const uint8_t* src, float* dst,
+                                                     int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 v0, v1;
+    block_bf16_avx512(src + 2 * i, &v0, &v1);
+    _mm512_storeu_ps(dst + i, v0);
+    _mm512_storeu_ps(dst + i + 16, v1);
+  }
+  dequantize_bf16(src + 2 * i, dst + i, n - i);
+}
+
 }  // namespace
 
 void dequantize_row(GGMLType type, const uint8_t* src, float* dst, int64_t num_elements) {
@@ -234,6 +246,7 @@ void dequantize_row(GGMLType type, const uint8_t* src, float* dst, int64_t num_e
       if (isa == CpuIsa::kAvx2) return dequantize_f16_avx2(src, dst, num_elements);
       return dequantize_f16_scalar(src, dst, num_elements);
     case GGMLType::BF16:
+      if (isa >= CpuIsa::kAvx512) return dequantize_bf16_avx512(src, dst, num_elements);
       return dequantize_bf16(src, dst, num_elements);
     case GGMLType::Q4_0:
       if (isa >= CpuIsa::kAvx512) return dequantize_blocks_avx512<block_q4_0_avx512, 18>(src, dst, num_elements);

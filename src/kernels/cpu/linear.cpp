@@ -189,6 +189,8 @@ const FusedFn kFusedQ4_0[4] = VLLM_FUSED_ROW(block_q4_0_avx512, 18);
 const FusedFn kFusedQ4_1[4] = VLLM_FUSED_ROW(block_q4_1_avx512, 20);
 const FusedFn kFusedQ5_0[4] = VLLM_FUSED_ROW(block_q5_0_avx512, 22);
 const FusedFn kFusedQ8_0[4] = VLLM_FUSED_ROW(block_q8_0_avx512, 34);
+const FusedFn kFusedF16[4] = VLLM_FUSED_ROW(block_f16_avx512, 64);
+const FusedFn kFusedBF16[4] = VLLM_FUSED_ROW(block_bf16_avx512, 64);
 #undef VLLM_FUSED_ROW
 
 #define VLLM_FUSED_SUPERBLOCK_ROW(superblock, bytes)                                       \
@@ -202,9 +204,12 @@ const FusedFn kFusedQ6_K[4] = VLLM_FUSED_SUPERBLOCK_ROW(superblock_q6_k_avx512, 
 #undef VLLM_FUSED_SUPERBLOCK_ROW
 
 // Returns the fused kernels [nr - 1] for a single token, or null where none exists.
-const FusedFn* fused_table(CpuIsa isa, GGMLType type, int64_t num_tokens) {
+const FusedFn* fused_table(CpuIsa isa, GGMLType type, int64_t cols, int64_t num_tokens) {
   if (isa < CpuIsa::kAvx512 || num_tokens != 1) return nullptr;
   switch (type) {
+    // Read as blocks of 32 elements, which rows of other lengths do not divide into.
+    case GGMLType::F16: return cols % 32 == 0 ? kFusedF16 : nullptr;
+    case GGMLType::BF16: return cols % 32 == 0 ? kFusedBF16 : nullptr;
     case GGMLType::Q4_0: return kFusedQ4_0;
     case GGMLType::Q4_1: return kFusedQ4_1;
     case GGMLType::Q5_0: return kFusedQ5_0;
@@ -261,7 +266,7 @@ void linear(const float* x, int64_t num_tokens, const WeightMatrix& weight, cons
   const int64_t num_tiles = (rows + kRowTile - 1) / kRowTile;
   const CpuIsa isa = active_isa();
   const auto tiles = tile_table(isa);
-  const FusedFn* fused = fused_table(isa, weight.type, num_tokens);
+  const FusedFn* fused = fused_table(isa, weight.type, cols, num_tokens);
   parallel_for(num_tiles, [&](int64_t first_tile, int64_t end_tile) {
     // [kRowTile, cols] dequantized weight rows. Pool threads live as long as the process, so
     // the buffer is allocated once per thread and reused by later calls.
