@@ -100,6 +100,35 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* x, int64_t x_str
 
 // --- AVX-512F: 16 lanes ----------------------------------------------------------------
 
+// Sums the 16 lanes of each of a[0..15] in the tree of _mm512_reduce_add_ps (lane i with
+// i + 8, then i + 4, then i + 2, then i + 1), so each sum has the same bits as that call, at
+// about a third of the instructions of 16 such calls. Lane 4 c + q of the result is the sum
+// of a[c + 4 q].
+__attribute__((target("avx512f"))) inline __m512 reduce_add16_avx512(const __m512* a) {
+  // Level 1, per pair (a[2k], a[2k+1]): 256-bit halves of each 8-lane partial.
+  __m512 s1[8];
+  for (int k = 0; k < 8; ++k) {
+    s1[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                          _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  // Level 2: 128-bit chunk c of s2[m] is the 4-lane partial of a[4m + c].
+  __m512 s2[4];
+  for (int m = 0; m < 4; ++m) {
+    s2[m] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * m], s1[2 * m + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_f32x4(s1[2 * m], s1[2 * m + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  // Level 3: chunk c of s3[n] holds 2-lane partials of a[8n + c] and a[8n + 4 + c].
+  __m512 s3[2];
+  for (int n = 0; n < 2; ++n) {
+    const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(s2[2 * n]), _mm512_castps_pd(s2[2 * n + 1]));
+    const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(s2[2 * n]), _mm512_castps_pd(s2[2 * n + 1]));
+    s3[n] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+  }
+  // Level 4: chunk c is the sums of a[c], a[c + 4], a[c + 8], a[c + 12].
+  return _mm512_add_ps(_mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_ps(s3[0], s3[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
 template <int MT, int NR>
 __attribute__((target("avx512f"))) void tile_avx512(const float* x, int64_t x_stride,
                                                     const float* w, int64_t w_stride,
@@ -126,8 +155,20 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* x, int64_t x_st
       for (int r = 0; r < NR; ++r) acc[t][r] = _mm512_fmadd_ps(xv, wv[r], acc[t][r]);
     }
   }
-  for (int t = 0; t < MT; ++t)
-    for (int r = 0; r < NR; ++r) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[t][r]);
+  if constexpr (MT * NR < 4) {
+    for (int t = 0; t < MT; ++t)
+      for (int r = 0; r < NR; ++r) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[t][r]);
+  } else {
+    __m512 a[16];
+    for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
+    for (int t = 0; t < MT; ++t)
+      for (int r = 0; r < NR; ++r) a[t + 4 * r] = acc[t][r];
+    // Lane 4 t + r is the sum of acc[t][r].
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, reduce_add16_avx512(a));
+    for (int t = 0; t < MT; ++t)
+      for (int r = 0; r < NR; ++r) y[t * y_stride + r] = sums[4 * t + r];
+  }
 }
 
 // Fused single-token product for block formats: dequantizes each block into registers and
