@@ -100,10 +100,9 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* x, int64_t x_str
 
 // --- AVX-512F: 16 lanes ----------------------------------------------------------------
 
-// Sums the 16 lanes of each of a[0..15] in the tree of _mm512_reduce_add_ps (lane i with
-// i + 8, then i + 4, then i + 2, then i + 1), so each sum has the same bits as that call, at
-// about a third of the instructions of 16 such calls. Lane 4 c + q of the result is the sum
-// of a[c + 4 q].
+// Sums the 16 lanes of each of a[0..15] in the tree of _mm512_reduce_add_ps: lane i with
+// i + 8, then i + 4, then i + 2, then i + 1. So each sum has the bits of that call, in about
+// a third of the instructions of 16 calls. Lane 4 c + q of the result is the sum of a[c + 4 q].
 __attribute__((target("avx512f"))) inline __m512 reduce_add16_avx512(const __m512* a) {
   // Level 1, per pair (a[2k], a[2k+1]): 256-bit halves of each 8-lane partial.
   __m512 s1[8];
@@ -117,7 +116,7 @@ __attribute__((target("avx512f"))) inline __m512 reduce_add16_avx512(const __m51
     s2[m] = _mm512_add_ps(_mm512_shuffle_f32x4(s1[2 * m], s1[2 * m + 1], _MM_SHUFFLE(2, 0, 2, 0)),
                           _mm512_shuffle_f32x4(s1[2 * m], s1[2 * m + 1], _MM_SHUFFLE(3, 1, 3, 1)));
   }
-  // Level 3: chunk c of s3[n] holds 2-lane partials of a[8n + c] and a[8n + 4 + c].
+  // Level 3: chunk c of s3[n] contains the 2-lane partials of a[8n + c] and a[8n + 4 + c].
   __m512 s3[2];
   for (int n = 0; n < 2; ++n) {
     const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(s2[2 * n]), _mm512_castps_pd(s2[2 * n + 1]));
