@@ -20,6 +20,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace vllm::cpu {
 
@@ -203,8 +204,9 @@ float softmax_block(float* row, int64_t n, float scale, float soft_cap, float& r
   return correction;
 }
 
-// softmax_block on AVX-512, except that the block's sum of p is taken by a fixed tree over
-// 16 lanes (masked lanes add zero) instead of in key order.
+// softmax_block on AVX-512, except that p comes from the vector exp (within 2 ulp of
+// std::exp) and the block's sum of p is taken by a fixed tree over 16 lanes (masked lanes add
+// zero) instead of in key order.
 __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_t n,
                                                              float scale, float soft_cap,
                                                              float& running_max,
@@ -225,11 +227,15 @@ __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_
   }
   const float new_max = std::max(running_max, _mm512_reduce_max_ps(max_v));
   const float correction = std::exp(running_max - new_max);  // 0 on the first block
-  for (int64_t j = 0; j < n; ++j) row[j] = std::exp(row[j] - new_max);
+  // p = exp(score - new max) by the vector exp; masked lanes add zero to the sum.
+  const __m512 new_max_v = _mm512_set1_ps(new_max);
   __m512 sum_v = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 mask = static_cast<__mmask16>(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
-    sum_v = _mm512_add_ps(sum_v, _mm512_maskz_loadu_ps(mask, row + j));
+    const __m512 p =
+        exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row + j), new_max_v));
+    _mm512_mask_storeu_ps(row + j, mask, p);
+    sum_v = _mm512_add_ps(sum_v, _mm512_maskz_mov_ps(mask, p));
   }
   running_sum = running_sum * correction + _mm512_reduce_add_ps(sum_v);
   running_max = new_max;

@@ -1,4 +1,4 @@
-// Per-token float32 ops: RMS norm and SiLU-and-multiply. Each output depends
+// Per-token float32 ops: RMS norm. Each output depends
 // only on its own token's inputs, computed in a fixed order.
 #include <algorithm>
 #include <cmath>
@@ -21,10 +21,6 @@ void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const flo
       for (int64_t k = 0; k < hidden_size; ++k) dst[k] = weight[k] * (row[k] * inv_rms);
     }
   });
-}
-
-void silu_and_mul(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
 }  // namespace vllm::cpu
