@@ -37,8 +37,9 @@ struct WeightMatrix {
   int64_t row_bytes() const;
 };
 
-// A layer's paged KV cache: key and value each [num_blocks, block_size, num_kv_heads,
-// head_dim]. Slot s is token (s % block_size) of block (s / block_size).
+// A layer's paged KV cache: key and value each [num_blocks, num_kv_heads, block_size,
+// head_dim], so that one head's rows of a block are contiguous for the attention kernel.
+// Slot s is token (s % block_size) of block (s / block_size).
 struct PagedKVCacheView {
   float* key_cache = nullptr;
   float* value_cache = nullptr;

@@ -33,7 +33,7 @@ struct ForwardBatch {
 };
 
 // Paged KV cache storage for all layers, allocated once.
-// Per layer: key and value caches of [num_blocks, block_size, num_kv_heads, head_dim] floats.
+// Per layer: key and value caches of [num_blocks, num_kv_heads, block_size, head_dim] floats.
 class KVCache {
  public:
   KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size, int64_t num_kv_heads,
@@ -42,8 +42,8 @@ class KVCache {
   static int64_t bytes_per_block(int64_t num_layers, int64_t block_size, int64_t num_kv_heads,
                                  int64_t head_dim);
 
-  float* key_cache(int64_t layer);    // [num_blocks, block_size, num_kv_heads, head_dim]
-  float* value_cache(int64_t layer);  // [num_blocks, block_size, num_kv_heads, head_dim]
+  float* key_cache(int64_t layer);    // [num_blocks, num_kv_heads, block_size, head_dim]
+  float* value_cache(int64_t layer);  // [num_blocks, num_kv_heads, block_size, head_dim]
   int64_t num_blocks() const { return num_blocks_; }
   int64_t block_size() const { return block_size_; }
   int64_t num_kv_heads() const { return num_kv_heads_; }
@@ -54,7 +54,7 @@ class KVCache {
   struct FreeDeleter {
     void operator()(float* pointer) const;
   };
-  // [num_layers, 2, num_blocks, block_size, num_kv_heads, head_dim]. Allocated with calloc so
+  // [num_layers, 2, num_blocks, num_kv_heads, block_size, head_dim]. Allocated with calloc so
   // that the kernel maps zeroed pages on first touch instead of the engine writing every
   // byte of a multi-GiB budget at start.
   std::unique_ptr<float, FreeDeleter> storage_;

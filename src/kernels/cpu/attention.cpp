@@ -26,14 +26,21 @@ namespace vllm::cpu {
 
 void write_kv(const float* key, const float* value, const int64_t* slot_mapping,
               int64_t num_tokens, const PagedKVCacheView& cache) {
-  const int64_t token_floats = cache.num_kv_heads * cache.head_dim;
+  const int64_t head_dim = cache.head_dim;
+  const auto head_bytes = static_cast<size_t>(head_dim) * sizeof(float);
   for (int64_t t = 0; t < num_tokens; ++t) {
     const int64_t slot = slot_mapping[t];
     if (slot < 0) continue;
-    std::memcpy(cache.key_cache + slot * token_floats, key + t * token_floats,
-                static_cast<size_t>(token_floats) * sizeof(float));
-    std::memcpy(cache.value_cache + slot * token_floats, value + t * token_floats,
-                static_cast<size_t>(token_floats) * sizeof(float));
+    const int64_t block = slot / cache.block_size;
+    const int64_t offset = slot % cache.block_size;
+    for (int64_t h = 0; h < cache.num_kv_heads; ++h) {
+      // The cache is [num_blocks, num_kv_heads, block_size, head_dim].
+      const int64_t dst =
+          ((block * cache.num_kv_heads + h) * cache.block_size + offset) * head_dim;
+      const int64_t src = (t * cache.num_kv_heads + h) * head_dim;
+      std::memcpy(cache.key_cache + dst, key + src, head_bytes);
+      std::memcpy(cache.value_cache + dst, value + src, head_bytes);
+    }
   }
 }
 
@@ -252,6 +259,22 @@ WeightedSumFn weighted_sum_for(CpuIsa isa) {
   return &weighted_sum_scalar;
 }
 
+// Prefetches into L2 the keys and values of one KV head of one block, `block_size` rows of
+// head_dim floats from `offset` in each cache. Blocks are scattered over the cache, so the
+// hardware prefetcher cannot follow a sequence from one block to the next.
+void prefetch_block(const PagedKVCacheView& cache, int64_t offset) {
+  const char* key = reinterpret_cast<const char*>(cache.key_cache + offset);
+  const char* value = reinterpret_cast<const char*>(cache.value_cache + offset);
+  const int64_t bytes = cache.block_size * cache.head_dim * static_cast<int64_t>(sizeof(float));
+  for (int64_t line = 0; line < bytes; line += 64) {
+    _mm_prefetch(key + line, _MM_HINT_T1);
+    _mm_prefetch(value + line, _MM_HINT_T1);
+  }
+}
+
+// Blocks of keys and values prefetched ahead of the one being read.
+constexpr int64_t kPrefetchBlocks = 2;
+
 // Items per unit of thread work. Units take every num_units-th item, so that each thread's
 // share mixes short and long contexts: consecutive tokens of a prompt have growing contexts,
 // and contiguous ranges of them would give the last thread most of the work.
@@ -266,7 +289,11 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   const int64_t block_size = cache.block_size;
   const int64_t num_kv_heads = cache.num_kv_heads;
   const int64_t queries_per_kv = num_heads / num_kv_heads;
-  const int64_t token_floats = num_kv_heads * head_dim;  // one slot of the cache
+  // Offset of KV head g's rows in block b: the cache is [num_blocks, num_kv_heads,
+  // block_size, head_dim], so each head's keys of a block are contiguous.
+  auto head_offset = [&](int64_t b, int64_t g) {
+    return (b * num_kv_heads + g) * block_size * head_dim;
+  };
   const int64_t num_seqs = static_cast<int64_t>(metadata.seq_lens.size());
   const float scale = options.scale;
   const float soft_cap = options.logits_soft_cap;
@@ -319,7 +346,6 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
                 : 0;
         const int32_t* block_table =
             metadata.block_tables.data() + s * metadata.max_blocks_per_seq;
-        const int64_t kv_offset = g * head_dim;
         // The item's query heads are adjacent rows: [group_heads, head_dim].
         const float* q = query + (t * num_heads + head0) * head_dim;
 
@@ -328,19 +354,25 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         std::fill(running_sum.begin(), running_sum.end(), 0.0f);
         std::fill(acc.begin(), acc.end(), 0.0f);
 
+        for (int64_t b = first_key / block_size;
+             b < first_key / block_size + kPrefetchBlocks && b * block_size < context_len; ++b) {
+          prefetch_block(cache, head_offset(block_table[b], g));
+        }
         for (int64_t b = first_key / block_size; b * block_size < context_len; ++b) {
-          const int64_t block_base = static_cast<int64_t>(block_table[b]) * block_size;
           const int64_t n = std::min(block_size, context_len - b * block_size);
           // Keys [first_j, n) of the block are in the window.
           const int64_t first_j = std::max<int64_t>(0, first_key - b * block_size);
-          const float* keys = cache.key_cache + block_base * token_floats + kv_offset;
-          const float* values = cache.value_cache + block_base * token_floats + kv_offset;
+          const float* keys = cache.key_cache + head_offset(block_table[b], g);
+          const float* values = cache.value_cache + head_offset(block_table[b], g);
+          if ((b + kPrefetchBlocks) * block_size < context_len) {
+            prefetch_block(cache, head_offset(block_table[b + kPrefetchBlocks], g));
+          }
 
           // scores[h, j] = q_h . k_j, on AVX-512 per head, else over tiles of up to 4 heads
           // by 4 keys.
           if (avx512) {
             for (int64_t h = 0; h < group_heads; ++h) {
-              scores_avx512(q + h * head_dim, keys, token_floats, n, block_size, head_dim,
+              scores_avx512(q + h * head_dim, keys, head_dim, n, block_size, head_dim,
                             scores.data() + h * block_size);
             }
           }
@@ -348,15 +380,15 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
             const int mt = static_cast<int>(std::min<int64_t>(4, group_heads - h0));
             for (int64_t j0 = 0; j0 < n; j0 += 4) {
               const int nr = static_cast<int>(std::min<int64_t>(4, n - j0));
-              dot_tile(mt, nr, q + h0 * head_dim, head_dim, keys + j0 * token_floats,
-                       token_floats, head_dim, scores.data() + h0 * block_size + j0,
+              dot_tile(mt, nr, q + h0 * head_dim, head_dim, keys + j0 * head_dim,
+                       head_dim, head_dim, scores.data() + h0 * block_size + j0,
                        block_size);
             }
           }
 
           // Softmax and weighted values over the keys in the window, [first_j, n).
           const int64_t num_keys = n - first_j;
-          const float* window_values = values + first_j * token_floats;
+          const float* window_values = values + first_j * head_dim;
           for (int64_t h = 0; h < group_heads; ++h) {
             float* row = scores.data() + h * block_size + first_j;
             float correction;
@@ -367,7 +399,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
               correction = softmax_block(row, num_keys, scale, soft_cap, running_max[h],
                                          running_sum[h]);
             }
-            weighted_sum(correction, row, window_values, token_floats, num_keys, head_dim,
+            weighted_sum(correction, row, window_values, head_dim, num_keys, head_dim,
                          acc.data() + h * head_dim);
           }
         }
