@@ -5,6 +5,13 @@
 #include "core/errors.h"
 
 namespace vllm {
+namespace {
+
+// Tokens per model forward call. Longer steps are split (see split_forward_batch). At 512
+// tokens the CPU matrix products run as fast as at 64 (about 100 GFLOP/s per thread).
+constexpr int32_t kMaxForwardTokens = 512;
+
+}  // namespace
 
 ModelRunner::ModelRunner(Model& model, KVCache& kv_cache) : model_(model), kv_cache_(kv_cache) {}
 
@@ -115,7 +122,21 @@ ModelRunnerOutput ModelRunner::execute(const SchedulerOutput& scheduler_output) 
   const ForwardBatch batch = build_batch(scheduler_output, &sampling_requests, &layout);
   const int64_t vocab_size = model_.config().vocab_size;
   logits_.assign(batch.logits_indices.size() * static_cast<size_t>(vocab_size), 0.0f);
-  model_.forward(batch, kv_cache_, logits_);
+  if (batch.num_tokens() <= kMaxForwardTokens) {
+    model_.forward(batch, kv_cache_, logits_);
+  } else {
+    // A long prefill step runs in parts, so that the activations the model keeps (about
+    // 34 KB per token for Gemma 3 270M) stay a few tens of MB instead of growing with
+    // max_num_batched_tokens. The logits are the same.
+    size_t first_row = 0;
+    for (const ForwardBatch& part : split_forward_batch(batch, kMaxForwardTokens)) {
+      const size_t num_floats = part.logits_indices.size() * static_cast<size_t>(vocab_size);
+      model_.forward(part, kv_cache_,
+                     std::span<float>(logits_).subspan(first_row * static_cast<size_t>(vocab_size),
+                                                       num_floats));
+      first_row += part.logits_indices.size();
+    }
+  }
 
   ModelRunnerOutput output;
   std::span<const float> sample_logits = logits_;

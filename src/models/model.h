@@ -32,6 +32,15 @@ struct ForwardBatch {
   int32_t num_seqs() const { return static_cast<int32_t>(seq_lens.size()); }
 };
 
+// Splits `batch` at token boundaries into parts of at most `max_tokens` tokens, in order.
+// A sequence that straddles a boundary is in both parts, its first part's context ending at
+// its last token there. Each part's logits_indices are its own token indices, and its logits
+// rows are the next contiguous range of the whole batch's (logits_indices must increase).
+// Running the parts in order gives the same KV cache and logits as the whole batch. The
+// kernels compute each token independently of the batch around it, and a later part reads
+// the earlier parts' keys and values from the cache.
+std::vector<ForwardBatch> split_forward_batch(const ForwardBatch& batch, int32_t max_tokens);
+
 // Paged KV cache storage for all layers, allocated once.
 // Per layer: key and value caches of [num_blocks, num_kv_heads, block_size, head_dim] floats.
 class KVCache {
