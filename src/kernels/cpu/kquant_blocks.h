@@ -88,18 +88,25 @@ VLLM_BLOCK_AVX512_TARGET inline __m512i nibbles16_avx512(const uint8_t* bytes,
   return _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(v, shift), mask));
 }
 
+// Q4_K through a table of each sub-block's 16 values, as block_q4_1_avx512 does: the 32
+// bytes of a pair of sub-blocks are widened once, the low nibbles index sub-block 2k and the
+// high nibbles sub-block 2k + 1.
 VLLM_BLOCK_AVX512_TARGET inline void superblock_q4_k_avx512(const uint8_t* block,
                                                                       __m512* v) {
   const KQuantFactors f = q4_k_factors(block, load_half_f16c(block), load_half_f16c(block + 2));
   const uint8_t* qs = block + 16;
-  for (int s = 0; s < 8; ++s) {
-    const __m512 scale = _mm512_set1_ps(f.scale[s]);
-    const __m512 minus_min = _mm512_set1_ps(f.minus_min[s]);
-    const uint8_t* q = qs + 32 * (s / 2);
-    const int shift = 4 * (s % 2);
-    v[2 * s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(nibbles16_avx512(q, shift)), scale, minus_min);
-    v[2 * s + 1] =
-        _mm512_fmadd_ps(_mm512_cvtepi32_ps(nibbles16_avx512(q + 16, shift)), scale, minus_min);
+  for (int pair = 0; pair < 4; ++pair) {
+    const __m512i bytes_lo = load_qs_bytes_avx512(qs + 32 * pair);
+    const __m512i bytes_hi = load_qs_bytes_avx512(qs + 32 * pair + 16);
+    const int s = 2 * pair;
+    const __m512 table_even = _mm512_fmadd_ps(
+        nibble_values_avx512(), _mm512_set1_ps(f.scale[s]), _mm512_set1_ps(f.minus_min[s]));
+    const __m512 table_odd = _mm512_fmadd_ps(nibble_values_avx512(), _mm512_set1_ps(f.scale[s + 1]),
+                                             _mm512_set1_ps(f.minus_min[s + 1]));
+    v[2 * s] = _mm512_permutexvar_ps(bytes_lo, table_even);
+    v[2 * s + 1] = _mm512_permutexvar_ps(bytes_hi, table_even);
+    v[2 * s + 2] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes_lo, 4), table_odd);
+    v[2 * s + 3] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes_hi, 4), table_odd);
   }
 }
 
