@@ -193,7 +193,9 @@ class Runner:
         self.name = name
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"compare_{name}.log"
         self.process = subprocess.Popen(
-            [python, "-m", module, *extra], cwd=REPO / "benchmarks",
+            # The runner starts in benchmarks/, so a relative interpreter path is made
+            # absolute here (abspath, not resolve: a venv's python is a symlink).
+            [os.path.abspath(python), "-m", module, *extra], cwd=REPO / "benchmarks",
             env=dict(os.environ, HF_HUB_OFFLINE="1"), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self.log_path.open("w"), text=True)
         self.loaded = self._read()

@@ -17,8 +17,9 @@ constexpr int64_t kBlockSize = 16;
 // A step of `query_lens[s]` new tokens for each sequence s, after `computed[s]` cached
 // tokens. Sequence s owns blocks [s * blocks_per_seq + 1, ...). With `all_logits` every token
 // has a logits row, otherwise only each sequence's last token.
-ForwardBatch make_batch(const std::vector<int32_t>& computed, const std::vector<int32_t>& query_lens,
-                        int32_t blocks_per_seq, bool all_logits) {
+ForwardBatch make_batch(const std::vector<int32_t>& computed,
+                        const std::vector<int32_t>& query_lens, int32_t blocks_per_seq,
+                        bool all_logits) {
   ForwardBatch batch;
   batch.max_blocks_per_seq = blocks_per_seq;
   batch.query_start_loc.push_back(0);
@@ -91,8 +92,8 @@ TEST(ForwardSplit, PartsGiveTheLogitsOfTheWholeBatch) {
   size_t row = 0;
   for (const ForwardBatch& part : split_forward_batch(batch, 16)) {
     const size_t floats = part.logits_indices.size() * static_cast<size_t>(c.vocab_size);
-    model->forward(part, split_cache,
-                   std::span<float>(split).subspan(row * static_cast<size_t>(c.vocab_size), floats));
+    const size_t first = row * static_cast<size_t>(c.vocab_size);
+    model->forward(part, split_cache, std::span<float>(split).subspan(first, floats));
     row += part.logits_indices.size();
   }
   ASSERT_EQ(row, batch.logits_indices.size());

@@ -98,8 +98,8 @@ TEST(VectorMath, SiluMulMatchesDouble) {
   std::vector<float> out(g.size());
   for (size_t i = 0; i + 16 <= g.size(); i += 16) {
     [&]() __attribute__((target("avx512f"))) {
-      _mm512_storeu_ps(out.data() + i,
-                       silu_mul_avx512(_mm512_loadu_ps(g.data() + i), _mm512_loadu_ps(u.data() + i)));
+      const __m512 gv = _mm512_loadu_ps(g.data() + i);
+      _mm512_storeu_ps(out.data() + i, silu_mul_avx512(gv, _mm512_loadu_ps(u.data() + i)));
     }();
   }
   for (size_t i = 0; i + 16 <= g.size(); ++i) {

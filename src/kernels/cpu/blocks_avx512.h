@@ -113,7 +113,8 @@ VLLM_BLOCK_AVX512_TARGET inline void block_f16_avx512(const uint8_t* block, __m5
 // A bf16 value is the high half of the float with the same bits.
 VLLM_BLOCK_AVX512_TARGET inline void block_bf16_avx512(const uint8_t* block, __m512* v0,
                                                         __m512* v1) {
-  const __m512i lo = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+  const __m512i lo =
+      _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
   const __m512i hi =
       _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
   *v0 = _mm512_castsi512_ps(_mm512_slli_epi32(lo, 16));

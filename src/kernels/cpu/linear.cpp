@@ -119,8 +119,10 @@ __attribute__((target("avx512f"))) inline __m512 reduce_add16_avx512(const __m51
   // Level 3: chunk c of s3[n] contains the 2-lane partials of a[8n + c] and a[8n + 4 + c].
   __m512 s3[2];
   for (int n = 0; n < 2; ++n) {
-    const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(s2[2 * n]), _mm512_castps_pd(s2[2 * n + 1]));
-    const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(s2[2 * n]), _mm512_castps_pd(s2[2 * n + 1]));
+    const __m512d even = _mm512_castps_pd(s2[2 * n]);
+    const __m512d odd = _mm512_castps_pd(s2[2 * n + 1]);
+    const __m512d lo = _mm512_unpacklo_pd(even, odd);
+    const __m512d hi = _mm512_unpackhi_pd(even, odd);
     s3[n] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
   }
   // Level 4: chunk c is the sums of a[c], a[c + 4], a[c + 8], a[c + 12].
@@ -212,7 +214,8 @@ VLLM_BLOCK_AVX512_TARGET void fused_superblock_row_avx512(const float* x,
       __m512 v[16];
       const uint8_t* superblock = w + r * row_bytes + b * kBlockBytes;
       for (int64_t line = 0; line < kBlockBytes; line += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(superblock + kPrefetchBytes + line), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(superblock + kPrefetchBytes + line),
+                     _MM_HINT_T1);
       kSuperblock(superblock, v);
       for (int i = 0; i < 16; ++i) acc[r] = _mm512_fmadd_ps(_mm512_loadu_ps(xb + 16 * i), v[i], acc[r]);
     }

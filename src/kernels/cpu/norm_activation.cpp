@@ -88,7 +88,6 @@ __attribute__((target("avx512f"))) void silu_and_mul_range_avx512(const float* g
   }
 }
 
-
 }  // namespace
 
 void layer_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
@@ -141,7 +140,9 @@ void gelu_tanh_and_mul(const float* gate, const float* up, int64_t n, float* out
 
 void silu_and_mul(const float* gate, const float* up, int64_t n, float* out) {
   if (!use_avx512()) {
-    parallel_elements(n, [&](int64_t i) { out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i]; });
+    parallel_elements(n, [&](int64_t i) {
+      out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    });
     return;
   }
   parallel_ranges(n, [&](int64_t begin, int64_t end) {
