@@ -1,5 +1,6 @@
-// LayerNorm, GELU (tanh approximation) and tanh soft-capping against plain double-precision
-// references written from their definitions, plus thread-count independence.
+// LayerNorm, GELU (tanh approximation), SiLU-and-multiply and tanh soft-capping against plain
+// double-precision references written from their definitions, on every instruction set, plus
+// thread-count independence.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "kernel_test_util.h"
 #include "kernels/ops.h"
 
 namespace vllm {
@@ -25,13 +27,10 @@ double reference_gelu_tanh(double x) {
   return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (x + 0.044715 * x * x * x)));
 }
 
-// Restores the thread count after each test.
-class NormActivationTest : public ::testing::Test {
- protected:
-  void SetUp() override { saved_threads_ = num_threads(); }
-  void TearDown() override { set_num_threads(saved_threads_); }
-  int saved_threads_ = 1;
-};
+using testing::kAllIsas;
+
+// Restores the instruction set and thread count after each test.
+class NormActivationTest : public testing::KernelsFixture {};
 
 TEST_F(NormActivationTest, LayerNormMatchesReference) {
   const int64_t num_tokens = 7, hidden = 200;
@@ -96,22 +95,47 @@ TEST_F(NormActivationTest, LayerNormRejectsBadShapes) {
 TEST_F(NormActivationTest, GeluTanhMatchesReference) {
   std::vector<float> x = random_values(1000, 3.0f, 9);
   x.insert(x.end(), {0.0f, -0.0f, 1.0f, -1.0f, 10.0f, -10.0f, 30.0f, -30.0f});
-  std::vector<float> out(x.size());
-  ops::gelu_tanh(Device::kCpu, x, out);
-  for (size_t i = 0; i < x.size(); ++i) {
-    const double expected = reference_gelu_tanh(x[i]);
-    ASSERT_NEAR(out[i], expected, 1e-6 * (1.0 + std::abs(expected))) << "x = " << x[i];
+  for (cpu::CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    std::vector<float> out(x.size());
+    ops::gelu_tanh(Device::kCpu, x, out);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double expected = reference_gelu_tanh(x[i]);
+      ASSERT_NEAR(out[i], expected, 1e-6 * (1.0 + std::abs(expected)))
+          << "x = " << x[i] << " on " << cpu::isa_name(isa);
+    }
   }
 }
 
 TEST_F(NormActivationTest, GeluTanhAndMulMatchesReference) {
   const std::vector<float> gate = random_values(777, 2.0f, 10);
   const std::vector<float> up = random_values(777, 2.0f, 11);
-  std::vector<float> out(gate.size());
-  ops::gelu_tanh_and_mul(Device::kCpu, gate, up, out);
-  for (size_t i = 0; i < gate.size(); ++i) {
-    const double expected = reference_gelu_tanh(gate[i]) * up[i];
-    ASSERT_NEAR(out[i], expected, 1e-6 * (1.0 + std::abs(expected))) << "element " << i;
+  for (cpu::CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    std::vector<float> out(gate.size());
+    ops::gelu_tanh_and_mul(Device::kCpu, gate, up, out);
+    for (size_t i = 0; i < gate.size(); ++i) {
+      const double expected = reference_gelu_tanh(gate[i]) * up[i];
+      ASSERT_NEAR(out[i], expected, 1e-6 * (1.0 + std::abs(expected)))
+          << "element " << i << " on " << cpu::isa_name(isa);
+    }
+  }
+}
+
+// 40,001 elements: several parallel ranges and a partial vector at the end.
+TEST_F(NormActivationTest, SiluAndMulMatchesReference) {
+  const std::vector<float> gate = random_values(40001, 4.0f, 17);
+  const std::vector<float> up = random_values(40001, 2.0f, 18);
+  for (cpu::CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    std::vector<float> out(gate.size());
+    ops::silu_and_mul(Device::kCpu, gate, up, out);
+    for (size_t i = 0; i < gate.size(); ++i) {
+      const double g = gate[i];
+      const double expected = g / (1.0 + std::exp(-g)) * up[i];
+      ASSERT_NEAR(out[i], expected, 1e-6 * std::abs(expected) + 1e-30)
+          << "element " << i << " on " << cpu::isa_name(isa);
+    }
   }
 }
 
@@ -142,18 +166,20 @@ TEST_F(NormActivationTest, ThreadCountIndependent) {
 
   auto run = [&](int threads) {
     set_num_threads(threads);
-    std::vector<float> normed(x.size()), gelu(x.size()), gated(x.size());
+    std::vector<float> normed(x.size()), gelu(x.size()), gated(x.size()), silu(x.size());
     ops::layer_norm(Device::kCpu, x, weight, bias, 1e-5, normed);
     ops::gelu_tanh(Device::kCpu, x, gelu);
     ops::gelu_tanh_and_mul(Device::kCpu, x, up, gated);
     ops::tanh_soft_cap(Device::kCpu, gated, 5.0f);
-    return std::vector<std::vector<float>>{normed, gelu, gated};
+    ops::silu_and_mul(Device::kCpu, x, up, silu);
+    return std::vector<std::vector<float>>{normed, gelu, gated, silu};
   };
   const auto single = run(1);
   const auto multi = run(3);
   EXPECT_EQ(single[0], multi[0]);
   EXPECT_EQ(single[1], multi[1]);
   EXPECT_EQ(single[2], multi[2]);
+  EXPECT_EQ(single[3], multi[3]);
 }
 
 }  // namespace
