@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -126,8 +127,12 @@ def build_llama_cpp(cache: Path) -> Path:
 
 
 def measure_hardware_limits(cache: Path, threads: int, quick: bool) -> dict[str, Any]:
-    build = cache / "microbench-build"
-    subprocess.run(["cmake", "-S", str(REPO / "benchmarks/microbench"), "-B", str(build),
+    # One build directory per checkout: CMake refuses a build directory that another source
+    # tree configured, and the cache is shared by every clone on the machine.
+    source = REPO / "benchmarks/microbench"
+    tag = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:8]
+    build = cache / f"microbench-build-{tag}"
+    subprocess.run(["cmake", "-S", str(source), "-B", str(build),
                     "-DCMAKE_BUILD_TYPE=Release"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cmake", "--build", str(build), "-j", "2"], check=True,
                    stdout=subprocess.DEVNULL)

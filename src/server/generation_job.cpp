@@ -392,13 +392,18 @@ void GenerationJob::finish() {
 
 void GenerationJob::log_access(int status, std::string_view outcome) const {
   const json counts = usage();
+  // usage() counts finished choices only; a stream cut short has sent tokens of unfinished
+  // ones, which the access log counts too.
+  size_t num_sent_tokens = 0;
+  for (const ChoiceState& choice : choices_) num_sent_tokens += choice.num_sent_tokens;
+  const int64_t num_completion_tokens = std::max(
+      counts["completion_tokens"].get<int64_t>(), static_cast<int64_t>(num_sent_tokens));
   const double latency_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_).count();
   VLLM_LOG_INFO("{} \"POST {}\" {} {}: request {}, {} prompt tokens, {} completion tokens, "
                 "{:.3f} s",
                 spec_.client, spec_.path, status, outcome, spec_.response_id,
-                counts["prompt_tokens"].get<int64_t>(),
-                counts["completion_tokens"].get<int64_t>(), latency_s);
+                counts["prompt_tokens"].get<int64_t>(), num_completion_tokens, latency_s);
 }
 
 void GenerationJob::fail(const std::string& message) {
