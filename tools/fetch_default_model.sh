@@ -14,30 +14,10 @@ readonly MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 readonly LICENSE_FILE="SmolLM2-135M-Instruct.LICENSE"
 readonly MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
-if [[ -n "${VLLM_CACHE_ROOT:-}" ]]; then
-  cache_root="$VLLM_CACHE_ROOT"
-elif [[ -n "${XDG_CACHE_HOME:-}" ]]; then
-  cache_root="$XDG_CACHE_HOME/vllm"
-else
-  cache_root="$HOME/.cache/vllm"
-fi
-models_dir="$cache_root/models"
+readonly LOG_PREFIX="fetch_default_model"
+# shellcheck source=tools/fetch_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch_common.sh"
 target="$models_dir/$MODEL_FILE"
-
-log() { echo "fetch_default_model: $*" >&2; }
-
-sha256_of() {
-  if command -v sha256sum >/dev/null 2>&1; then
-    sha256sum "$1" | cut -d' ' -f1
-  else
-    python3 -c 'import hashlib, sys
-h = hashlib.sha256()
-with open(sys.argv[1], "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-        h.update(chunk)
-print(h.hexdigest())' "$1"
-  fi
-}
 
 if [[ -f "$target" ]]; then
   if [[ "$(sha256_of "$target")" == "$MODEL_SHA256" ]]; then

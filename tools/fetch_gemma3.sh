@@ -19,30 +19,10 @@ readonly MODEL_FILE="gemma-3-270m-q4_k_m.gguf"
 readonly LICENSE_FILE="gemma-3-270m.GEMMA_TERMS.html"
 readonly NOTICE_FILE="gemma-3-270m.NOTICE.md"
 
-if [[ -n "${VLLM_CACHE_ROOT:-}" ]]; then
-  cache_root="$VLLM_CACHE_ROOT"
-elif [[ -n "${XDG_CACHE_HOME:-}" ]]; then
-  cache_root="$XDG_CACHE_HOME/vllm"
-else
-  cache_root="$HOME/.cache/vllm"
-fi
-models_dir="$cache_root/models"
+readonly LOG_PREFIX="fetch_gemma3"
+# shellcheck source=tools/fetch_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch_common.sh"
 target="$models_dir/$MODEL_FILE"
-
-log() { echo "fetch_gemma3: $*" >&2; }
-
-sha256_of() {
-  if command -v sha256sum >/dev/null 2>&1; then
-    sha256sum "$1" | cut -d' ' -f1
-  else
-    python3 -c 'import hashlib, sys
-h = hashlib.sha256()
-with open(sys.argv[1], "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-        h.update(chunk)
-print(h.hexdigest())' "$1"
-  fi
-}
 
 if ! python3 -m pip --version >/dev/null 2>&1; then
   log "error: 'python3 -m pip' is not available; install pip (Debian: apt-get install python3-pip)"
