@@ -220,7 +220,7 @@ __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_
                                                              float& running_sum) {
   const __m512 scale_v = _mm512_set1_ps(scale);
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 mask = static_cast<__mmask16>(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+    const __mmask16 mask = tail_mask16(n - j);
     _mm512_mask_storeu_ps(row + j, mask,
                           _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, row + j), scale_v));
   }
@@ -229,7 +229,7 @@ __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_
   }
   __m512 max_v = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 mask = static_cast<__mmask16>(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+    const __mmask16 mask = tail_mask16(n - j);
     max_v = _mm512_mask_max_ps(max_v, mask, max_v, _mm512_maskz_loadu_ps(mask, row + j));
   }
   const float new_max = std::max(running_max, _mm512_reduce_max_ps(max_v));
@@ -238,7 +238,7 @@ __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_
   const __m512 new_max_v = _mm512_set1_ps(new_max);
   __m512 sum_v = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 mask = static_cast<__mmask16>(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1);
+    const __mmask16 mask = tail_mask16(n - j);
     const __m512 p =
         exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, row + j), new_max_v));
     _mm512_mask_storeu_ps(row + j, mask, p);

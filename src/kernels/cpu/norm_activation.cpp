@@ -48,11 +48,6 @@ void parallel_elements(int64_t n, Fn&& fn) {
   });
 }
 
-// Mask of the lanes of [i, end) within the 16 from i.
-inline __mmask16 tail_mask(int64_t i, int64_t end) {
-  return static_cast<__mmask16>(end - i >= 16 ? 0xFFFF : (1u << (end - i)) - 1);
-}
-
 // gelu_tanh_scalar on 16 lanes, with the vector tanh.
 __attribute__((target("avx512f"), always_inline)) inline __m512 gelu_tanh_avx512(__m512 x) {
   const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x),
@@ -70,7 +65,7 @@ __attribute__((target("avx512f"))) void gelu_tanh_range_avx512(const float* x, c
                                                                float* out, int64_t begin,
                                                                int64_t end) {
   for (int64_t i = begin; i < end; i += 16) {
-    const __mmask16 mask = tail_mask(i, end);
+    const __mmask16 mask = tail_mask16(end - i);
     __m512 y = gelu_tanh_avx512(_mm512_maskz_loadu_ps(mask, x + i));
     if (up != nullptr) y = _mm512_mul_ps(y, _mm512_maskz_loadu_ps(mask, up + i));
     _mm512_mask_storeu_ps(out + i, mask, y);
@@ -81,7 +76,7 @@ __attribute__((target("avx512f"))) void silu_and_mul_range_avx512(const float* g
                                                                   const float* up, float* out,
                                                                   int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; i += 16) {
-    const __mmask16 mask = tail_mask(i, end);
+    const __mmask16 mask = tail_mask16(end - i);
     _mm512_mask_storeu_ps(out + i, mask,
                           silu_mul_avx512(_mm512_maskz_loadu_ps(mask, gate + i),
                                           _mm512_maskz_loadu_ps(mask, up + i)));

@@ -8,11 +8,18 @@
 // (vector_math_test asserts at most 2). Results depend only on the input, not on the lane.
 #pragma once
 
+#include <cstdint>
+
 #include <immintrin.h>
 
 namespace vllm::cpu {
 
 #define VLLM_VECTOR_MATH_TARGET __attribute__((target("avx512f"), always_inline))
+
+// Returns the mask of the first min(remaining, 16) lanes, for the last vector of a row.
+inline __mmask16 tail_mask16(int64_t remaining) {
+  return static_cast<__mmask16>(remaining >= 16 ? 0xFFFF : (1u << remaining) - 1);
+}
 
 // exp(x) per lane. NaN stays NaN, x below -104 (and -inf) gives 0, x above 88.73 (and inf)
 // gives inf.
