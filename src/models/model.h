@@ -63,9 +63,8 @@ class KVCache {
   struct FreeDeleter {
     void operator()(float* pointer) const;
   };
-  // [num_layers, 2, num_blocks, num_kv_heads, block_size, head_dim]. Allocated with calloc so
-  // that the kernel maps zeroed pages on first touch instead of the engine writing every
-  // byte of a multi-GiB budget at start.
+  // [num_layers, 2, num_blocks, num_kv_heads, block_size, head_dim]. Allocated with malloc
+  // and zeroed at start, so that the whole budget is resident from the beginning.
   std::unique_ptr<float, FreeDeleter> storage_;
 };
 

@@ -15,7 +15,7 @@ namespace {
 
 bool has_avx512() { return __builtin_cpu_supports("avx512f"); }
 
-// Applies `fn` to 16 lanes at a time; the tail is padded with zeros.
+// Applies `fn` to 16 lanes at a time. The tail is padded with zeros.
 template <typename Fn>
 __attribute__((target("avx512f"))) std::vector<float> map16(const std::vector<float>& x, Fn fn) {
   std::vector<float> out(x.size());
@@ -33,7 +33,7 @@ std::vector<float> exp_of(const std::vector<float>& x) {
   return map16(x, [](__m512 v) __attribute__((target("avx512f"))) { return exp_avx512(v); });
 }
 
-// Distance in units in the last place between two finite floats of the same sign.
+// Returns the distance in units in the last place between two finite floats of one sign.
 int64_t ulp_distance(float a, float b) {
   int32_t ia, ib;
   std::memcpy(&ia, &a, sizeof(ia));

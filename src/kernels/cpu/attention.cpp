@@ -234,7 +234,7 @@ __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_
   }
   const float new_max = std::max(running_max, _mm512_reduce_max_ps(max_v));
   const float correction = std::exp(running_max - new_max);  // 0 on the first block
-  // p = exp(score - new max) by the vector exp; masked lanes add zero to the sum.
+  // p = exp(score - new max) by the vector exp. Masked lanes add zero to the sum.
   const __m512 new_max_v = _mm512_set1_ps(new_max);
   __m512 sum_v = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += 16) {

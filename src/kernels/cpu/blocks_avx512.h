@@ -36,7 +36,7 @@ VLLM_BLOCK_AVX512_TARGET inline __m512i load_qs_bytes_avx512(const uint8_t* qs) 
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
 }
 
-// {0, 1, ..., 15}: the nibble values, as floats.
+// Returns {0, 1, ..., 15}, the nibble values, as floats.
 VLLM_BLOCK_AVX512_TARGET inline __m512 nibble_values_avx512() {
   return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
@@ -72,7 +72,7 @@ VLLM_BLOCK_AVX512_TARGET inline void block_q4_1_avx512(const uint8_t* block,
 }
 
 // Q5_0: element i is (nibble | bit i of qh << 4) - 16. The 32 values (k - 16) * d for
-// k = 0..31 make two tables; vpermt2ps picks from them by the 5-bit index k, whose bit 4
+// k = 0..31 make two tables. vpermt2ps picks from them by the 5-bit index k, whose bit 4
 // is set in the lanes whose qh bit is set.
 VLLM_BLOCK_AVX512_TARGET inline void block_q5_0_avx512(const uint8_t* block,
                                                                  __m512* v0, __m512* v1) {
@@ -102,8 +102,8 @@ VLLM_BLOCK_AVX512_TARGET inline void block_q8_0_avx512(const uint8_t* block,
   *v1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d);
 }
 
-// F16 and BF16 rows, 32 elements at a time so that the fused kernel treats them as blocks of
-// 64 bytes. Both conversions to float are exact.
+// Decodes 32 elements of an F16 or a BF16 row, so that the fused kernel treats these rows as
+// blocks of 64 bytes. Both conversions to float are exact.
 VLLM_BLOCK_AVX512_TARGET inline void block_f16_avx512(const uint8_t* block, __m512* v0,
                                                        __m512* v1) {
   *v0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));

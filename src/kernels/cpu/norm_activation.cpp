@@ -48,7 +48,7 @@ void parallel_elements(int64_t n, Fn&& fn) {
   });
 }
 
-// gelu_tanh_scalar on 16 lanes, with the vector tanh.
+// Returns gelu_tanh_scalar of 16 lanes, computed with the vector tanh.
 __attribute__((target("avx512f"), always_inline)) inline __m512 gelu_tanh_avx512(__m512 x) {
   const __m512 cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.044715f), x),
                                     _mm512_mul_ps(x, x));
@@ -59,8 +59,8 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 gelu_tanh_avx512
 
 bool use_avx512() { return active_isa() >= CpuIsa::kAvx512; }
 
-// Element ranges [begin, end) on AVX-512, the tail through a mask so that every element goes
-// through the same vector function.
+// Computes elements [begin, end) on AVX-512. The tail goes through a mask, so that every
+// element goes through the same vector function.
 __attribute__((target("avx512f"))) void gelu_tanh_range_avx512(const float* x, const float* up,
                                                                float* out, int64_t begin,
                                                                int64_t end) {

@@ -21,7 +21,7 @@ inline __mmask16 tail_mask16(int64_t remaining) {
   return static_cast<__mmask16>(remaining >= 16 ? 0xFFFF : (1u << remaining) - 1);
 }
 
-// exp(x) per lane. NaN stays NaN, x below -104 (and -inf) gives 0, x above 88.73 (and inf)
+// Returns exp(x) per lane. NaN stays NaN, x below -104 (and -inf) gives 0, x above 88.73 (and inf)
 // gives inf.
 VLLM_VECTOR_MATH_TARGET inline __m512 exp_avx512(__m512 x) {
   // Clamped to where the reduction stays finite, with results already 0 or inf at both
@@ -42,7 +42,7 @@ VLLM_VECTOR_MATH_TARGET inline __m512 exp_avx512(__m512 x) {
   return _mm512_scalef_ps(y, n);
 }
 
-// silu(g) * u = g / (1 + exp(-g)) * u per lane.
+// Returns silu(g) * u = g / (1 + exp(-g)) * u per lane.
 VLLM_VECTOR_MATH_TARGET inline __m512 silu_mul_avx512(__m512 g, __m512 u) {
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 minus_g = _mm512_sub_ps(_mm512_setzero_ps(), g);
@@ -50,9 +50,9 @@ VLLM_VECTOR_MATH_TARGET inline __m512 silu_mul_avx512(__m512 g, __m512 u) {
   return _mm512_mul_ps(silu, u);
 }
 
-// tanh(x) = sign(x) (1 - 2 / (exp(2 |x|) + 1)) per lane. The absolute error is about 1e-7,
-// so for |x| below about 1e-3 the relative error exceeds float precision: use it where an
-// absolute error that small does not matter (GELU adds the result to 1).
+// Returns tanh(x) = sign(x) (1 - 2 / (exp(2 |x|) + 1)) per lane. The absolute error is about
+// 1e-7, so for |x| below about 1e-3 the relative error exceeds float precision. Use it where
+// an absolute error that small does not matter, as in GELU, which adds the result to 1.
 VLLM_VECTOR_MATH_TARGET inline __m512 tanh_avx512(__m512 x) {
   const __m512i sign_bit = _mm512_set1_epi32(static_cast<int>(0x80000000u));
   const __m512i bits = _mm512_castps_si512(x);
