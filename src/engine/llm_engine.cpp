@@ -1,6 +1,9 @@
 // LLMEngine: input processing and validation on the caller's thread, generation on the
 // engine-core thread, detokenization in get_outputs.
 #include <algorithm>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -234,6 +237,11 @@ LLMEngine::Impl::Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
                 args.enable_prefix_caching ? "on" : "off", args.scheduling_policy);
   output_processor = std::make_unique<OutputProcessor>(*tokenizer);
   core = std::make_unique<EngineCore>(std::move(model), scheduler_config, args.num_threads);
+#ifdef __GLIBC__
+  // Loading frees many small temporaries (vocabulary copies, recovered merges) between
+  // allocations that stay; hand their pages back to the system.
+  malloc_trim(0);
+#endif
 }
 
 std::vector<int32_t> LLMEngine::Impl::process_prompt(const PromptInput& prompt) const {

@@ -121,7 +121,15 @@ ModelRunnerOutput ModelRunner::execute(const SchedulerOutput& scheduler_output) 
   LogitsLayout layout;
   const ForwardBatch batch = build_batch(scheduler_output, &sampling_requests, &layout);
   const int64_t vocab_size = model_.config().vocab_size;
-  logits_.assign(batch.logits_indices.size() * static_cast<size_t>(vocab_size), 0.0f);
+  const size_t num_logit_floats = batch.logits_indices.size() * static_cast<size_t>(vocab_size);
+  if (num_logit_floats > logits_.capacity()) {
+    // Free the old buffer before growing: resize would hold both for a moment, and a
+    // 64-row step of a 262,144-token vocabulary needs 67 MB of logits.
+    std::vector<float>().swap(logits_);
+  }
+  // No fill needed: the LM head writes every logit. resize zeroes only the elements past
+  // the previous size, which a step of the same shape does not have.
+  logits_.resize(num_logit_floats);
   if (batch.num_tokens() <= kMaxForwardTokens) {
     model_.forward(batch, kv_cache_, logits_);
   } else {

@@ -138,16 +138,21 @@ class GGUFParser {
     return value;
   }
 
-  std::string read_string(uint64_t max_length, std::string_view field) {
+  // Checks the length and bounds of a string and moves past it; returns its length.
+  uint64_t skip_string(uint64_t max_length, std::string_view field) {
     uint64_t length = read<uint64_t>(field);
     if (length > max_length) {
       fail(fmt::format("{} at offset {} has length {}, above the limit of {} bytes", field,
                        pos_ - 8, length, max_length));
     }
     require(length, field);
-    std::string text(reinterpret_cast<const char*>(data_ + pos_), length);
     pos_ += length;
-    return text;
+    return length;
+  }
+
+  std::string read_string(uint64_t max_length, std::string_view field) {
+    const uint64_t length = skip_string(max_length, field);
+    return std::string(reinterpret_cast<const char*>(data_ + pos_ - length), length);
   }
 
   uint64_t remaining() const { return size_ - pos_; }
@@ -269,11 +274,23 @@ class GGUFParser {
     }
     num_array_elements_ += count;
 
-    GGUFArray array{element_type, {}};
-    array.elements.reserve(count);
-    for (uint64_t i = 0; i < count; ++i) {
-      array.elements.push_back(read_value(element_type_id, depth, key));
+    GGUFArray array{element_type, count, {}, {}};
+    if (element_type == GGUFValueType::ARRAY) {
+      array.nested.reserve(count);
+      for (uint64_t i = 0; i < count; ++i) {
+        array.nested.push_back(read_value(element_type_id, depth, key));
+      }
+      return array;
     }
+    // Other elements are only checked here; GGUFArray::decode reads them from the mapping.
+    const uint64_t start = pos_;
+    if (element_type == GGUFValueType::STRING) {
+      const std::string field = fmt::format("a string of array '{}'", key);
+      for (uint64_t i = 0; i < count; ++i) skip_string(kGGUFMaxStringValueLength, field);
+    } else {
+      pos_ += count * element_bytes;  // the count check above keeps this inside the file
+    }
+    array.encoded = std::span<const uint8_t>(data_ + start, pos_ - start);
     return array;
   }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -22,7 +23,7 @@ inline constexpr uint32_t kGGUFDefaultAlignment = 32;       // when general.alig
 inline constexpr uint64_t kGGUFMaxKeyLength = 1ull << 20;           // keys and tensor names
 inline constexpr uint64_t kGGUFMaxStringValueLength = 64ull << 20;  // string values
 inline constexpr int kGGUFMaxArrayDepth = 8;   // an array directly in a key/value is depth 1
-// Array elements summed over all metadata arrays. Each element takes about 48 bytes in
+// Array elements summed over all metadata arrays. A decoded element takes about 48 bytes in
 // memory against 1 byte in the file, so the file size alone would allow a 1 GB file to
 // claim 48 GB. Real vocabularies (tokens, scores, types, merges) stay below 2 million.
 inline constexpr uint64_t kGGUFMaxArrayElements = 1ull << 24;
@@ -41,7 +42,15 @@ struct GGUFValue;
 
 struct GGUFArray {
   GGUFValueType element_type;
-  std::vector<GGUFValue> elements;
+  uint64_t count = 0;
+  // Elements of every type but ARRAY stay encoded in the mapped file, where the parser
+  // checked them, so a 262,144-token vocabulary takes no heap until a getter decodes it.
+  // Valid while the GGUFFile lives.
+  std::span<const uint8_t> encoded;
+  std::vector<GGUFValue> nested;  // the elements of an array of arrays
+
+  // All `count` elements as values (nested arrays stay arrays).
+  std::vector<GGUFValue> decode() const;
 };
 
 struct GGUFValue {

@@ -1,4 +1,5 @@
 // Typed access to GGUF metadata values.
+#include <cstring>
 #include <limits>
 
 #include "core/errors.h"
@@ -68,7 +69,50 @@ const GGUFArray& get_array(const GGUFFile& file, std::string_view key, const GGU
   return std::get<GGUFArray>(value.value);
 }
 
+template <typename T>
+T load(const uint8_t*& cursor) {
+  T value;
+  std::memcpy(&value, cursor, sizeof(T));
+  cursor += sizeof(T);
+  return value;
+}
+
+// Decodes one element at `cursor` and moves past it. The parser checked every length.
+GGUFValue decode_element(GGUFValueType type, const uint8_t*& cursor) {
+  switch (type) {
+    case GGUFValueType::UINT8: return {type, uint64_t{load<uint8_t>(cursor)}};
+    case GGUFValueType::INT8: return {type, int64_t{load<int8_t>(cursor)}};
+    case GGUFValueType::UINT16: return {type, uint64_t{load<uint16_t>(cursor)}};
+    case GGUFValueType::INT16: return {type, int64_t{load<int16_t>(cursor)}};
+    case GGUFValueType::UINT32: return {type, uint64_t{load<uint32_t>(cursor)}};
+    case GGUFValueType::INT32: return {type, int64_t{load<int32_t>(cursor)}};
+    case GGUFValueType::UINT64: return {type, load<uint64_t>(cursor)};
+    case GGUFValueType::INT64: return {type, load<int64_t>(cursor)};
+    case GGUFValueType::FLOAT32: return {type, double{load<float>(cursor)}};
+    case GGUFValueType::FLOAT64: return {type, load<double>(cursor)};
+    case GGUFValueType::BOOL: return {type, load<uint8_t>(cursor) != 0};
+    case GGUFValueType::STRING: {
+      const uint64_t length = load<uint64_t>(cursor);
+      std::string text(reinterpret_cast<const char*>(cursor), length);
+      cursor += length;
+      return {type, std::move(text)};
+    }
+    case GGUFValueType::ARRAY: break;
+  }
+  throw InternalError(fmt::format("GGUF array elements of type {} are not stored encoded",
+                                  gguf_value_type_name(type)));
+}
+
 }  // namespace
+
+std::vector<GGUFValue> GGUFArray::decode() const {
+  if (element_type == GGUFValueType::ARRAY) return nested;
+  std::vector<GGUFValue> values;
+  values.reserve(count);
+  const uint8_t* cursor = encoded.data();
+  for (uint64_t i = 0; i < count; ++i) values.push_back(decode_element(element_type, cursor));
+  return values;
+}
 
 const GGUFValue* GGUFFile::find(std::string_view key) const {
   auto it = metadata_.find(std::string(key));
@@ -127,9 +171,10 @@ std::vector<std::string> GGUFFile::get_string_array(std::string_view key) const 
     throw_wrong_type(*this, key, value, "ARRAY of STRING");
   }
   std::vector<std::string> result;
-  result.reserve(array.elements.size());
-  for (const GGUFValue& element : array.elements) {
-    result.push_back(std::get<std::string>(element.value));
+  result.reserve(array.count);
+  const uint8_t* cursor = array.encoded.data();
+  for (uint64_t i = 0; i < array.count; ++i) {
+    result.push_back(std::get<std::string>(decode_element(array.element_type, cursor).value));
   }
   return result;
 }
@@ -141,9 +186,10 @@ std::vector<int64_t> GGUFFile::get_int_array(std::string_view key) const {
     throw_wrong_type(*this, key, value, "ARRAY of integers");
   }
   std::vector<int64_t> result;
-  result.reserve(array.elements.size());
-  for (const GGUFValue& element : array.elements) {
-    result.push_back(to_int64(*this, key, element));
+  result.reserve(array.count);
+  const uint8_t* cursor = array.encoded.data();
+  for (uint64_t i = 0; i < array.count; ++i) {
+    result.push_back(to_int64(*this, key, decode_element(array.element_type, cursor)));
   }
   return result;
 }
@@ -155,9 +201,10 @@ std::vector<double> GGUFFile::get_float_array(std::string_view key) const {
     throw_wrong_type(*this, key, value, "ARRAY of numbers");
   }
   std::vector<double> result;
-  result.reserve(array.elements.size());
-  for (const GGUFValue& element : array.elements) {
-    result.push_back(to_double(element));
+  result.reserve(array.count);
+  const uint8_t* cursor = array.encoded.data();
+  for (uint64_t i = 0; i < array.count; ++i) {
+    result.push_back(to_double(decode_element(array.element_type, cursor)));
   }
   return result;
 }

@@ -94,11 +94,11 @@ void read_gguf_gemma_options(const GGUFFile& gguf, const std::string& prefix,
       value != nullptr && std::holds_alternative<GGUFArray>(value->value)) {
     const GGUFArray& array = std::get<GGUFArray>(value->value);
     if (array.element_type != GGUFValueType::BOOL ||
-        static_cast<int64_t>(array.elements.size()) != config.num_hidden_layers) {
+        static_cast<int64_t>(array.count) != config.num_hidden_layers) {
       throw ModelLoadError(fmt::format("{}: '{}' is not an array of {} bools", gguf.path(),
                                        pattern_key, config.num_hidden_layers));
     }
-    for (const GGUFValue& element : array.elements) {
+    for (const GGUFValue& element : array.decode()) {
       config.layer_types.push_back(std::get<bool>(element.value) ? "sliding_attention"
                                                                   : "full_attention");
     }
@@ -176,7 +176,7 @@ ModelConfig model_config_from_gguf(const GGUFFile& gguf) {
   } else if (const GGUFValue* tokens = gguf.find("tokenizer.ggml.tokens");
              tokens != nullptr && std::holds_alternative<GGUFArray>(tokens->value)) {
     config.vocab_size =
-        static_cast<int64_t>(std::get<GGUFArray>(tokens->value).elements.size());
+        static_cast<int64_t>(std::get<GGUFArray>(tokens->value).count);
   } else if (const GGUFTensorInfo* embd = gguf.find_tensor("token_embd.weight");
              embd != nullptr && embd->shape.size() == 2) {
     config.vocab_size = embd->shape[1];

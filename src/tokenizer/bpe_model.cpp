@@ -1,5 +1,6 @@
 #include "tokenizer/bpe_model.h"
 
+#include <algorithm>
 #include <queue>
 #include <stdexcept>
 
@@ -9,12 +10,13 @@ namespace vllm {
 
 BpeModel::BpeModel(std::vector<std::string> tokens,
                    std::span<const std::pair<std::string, std::string>> merges)
-    : tokens_(std::move(tokens)) {
-  token_ids_.reserve(tokens_.size());
-  for (size_t id = 0; id < tokens_.size(); ++id) {
-    if (!tokens_[id].empty()) token_ids_.emplace(tokens_[id], static_cast<int32_t>(id));
-  }
-  merges_.reserve(merges.size());
+    : vocab_(std::move(tokens)) {
+  struct Merge {
+    int32_t left_id;
+    MergeRule rule;
+  };
+  std::vector<Merge> resolved;
+  resolved.reserve(merges.size());
   std::string joined;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [left, right] = merges[rank];
@@ -26,20 +28,33 @@ BpeModel::BpeModel(std::vector<std::string> tokens,
       throw std::invalid_argument(fmt::format(
           "merge {} '{} {}' names a token that is not in the vocabulary", rank, left, right));
     }
-    merges_.insert_or_assign(pair_key(*left_id, *right_id),
-                             MergeRule{static_cast<int32_t>(rank), *merged_id});
+    resolved.push_back({*left_id, {*right_id, static_cast<int32_t>(rank), *merged_id}});
+  }
+  // Group by pair; among duplicates of a pair the later merge replaces the rank, as in HF.
+  std::stable_sort(resolved.begin(), resolved.end(), [](const Merge& a, const Merge& b) {
+    return a.left_id != b.left_id ? a.left_id < b.left_id : a.rule.right_id < b.rule.right_id;
+  });
+  merge_offsets_.assign(static_cast<size_t>(vocab_.size()) + 1, 0);
+  merge_rules_.reserve(resolved.size());
+  for (size_t i = 0; i < resolved.size(); ++i) {
+    const bool last_of_pair = i + 1 == resolved.size() ||
+                              resolved[i + 1].left_id != resolved[i].left_id ||
+                              resolved[i + 1].rule.right_id != resolved[i].rule.right_id;
+    if (!last_of_pair) continue;
+    merge_rules_.push_back(resolved[i].rule);
+    ++merge_offsets_[resolved[i].left_id + 1];
+  }
+  for (size_t id = 0; id + 1 < merge_offsets_.size(); ++id) {
+    merge_offsets_[id + 1] += merge_offsets_[id];
   }
 }
 
-std::optional<int32_t> BpeModel::token_to_id(std::string_view token) const {
-  const auto it = token_ids_.find(token);
-  if (it == token_ids_.end()) return std::nullopt;
-  return it->second;
-}
-
 const BpeModel::MergeRule* BpeModel::find_merge(int32_t left, int32_t right) const {
-  const auto it = merges_.find(pair_key(left, right));
-  return it == merges_.end() ? nullptr : &it->second;
+  const MergeRule* begin = merge_rules_.data() + merge_offsets_[left];
+  const MergeRule* end = merge_rules_.data() + merge_offsets_[left + 1];
+  const MergeRule* it = std::lower_bound(
+      begin, end, right, [](const MergeRule& rule, int32_t id) { return rule.right_id < id; });
+  return it != end && it->right_id == right ? it : nullptr;
 }
 
 void BpeModel::merge(std::span<const int32_t> symbols, std::vector<int32_t>& out) const {

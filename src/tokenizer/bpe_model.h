@@ -8,9 +8,10 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "tokenizer/vocabulary.h"
 
 namespace vllm {
 
@@ -22,13 +23,10 @@ class BpeModel {
   // as in HF.
   BpeModel(std::vector<std::string> tokens,
            std::span<const std::pair<std::string, std::string>> merges);
-  // token_ids_ contains views into tokens_, so the model must not be copied or moved.
-  BpeModel(const BpeModel&) = delete;
-  BpeModel& operator=(const BpeModel&) = delete;
-
-  int32_t vocab_size() const { return static_cast<int32_t>(tokens_.size()); }
-  std::optional<int32_t> token_to_id(std::string_view token) const;
-  const std::string& id_to_token(int32_t id) const { return tokens_[id]; }
+  int32_t vocab_size() const { return vocab_.size(); }
+  std::optional<int32_t> token_to_id(std::string_view token) const { return vocab_.find(token); }
+  const std::string& id_to_token(int32_t id) const { return vocab_.tokens()[id]; }
+  const Vocabulary& vocabulary() const { return vocab_; }
 
   // Merges `symbols` (ids of single-character tokens) as far as the merges allow and
   // appends the resulting ids to `out`.
@@ -36,18 +34,18 @@ class BpeModel {
 
  private:
   struct MergeRule {
+    int32_t right_id;
     int32_t rank;
     int32_t merged_id;
   };
-  static uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
-           static_cast<uint32_t>(right);
-  }
   const MergeRule* find_merge(int32_t left, int32_t right) const;
 
-  std::vector<std::string> tokens_;
-  std::unordered_map<std::string_view, int32_t> token_ids_;  // views into tokens_
-  std::unordered_map<uint64_t, MergeRule> merges_;
+  Vocabulary vocab_;
+  // The merges grouped by left id, each group sorted by right id: the rules of left id l
+  // are merge_rules_[merge_offsets_[l] .. merge_offsets_[l + 1]). 12 bytes a merge, where a
+  // node-based hash map takes about 32; Gemma 3's vocabulary recovers 514,906 merges.
+  std::vector<uint32_t> merge_offsets_;  // [vocab_size + 1]
+  std::vector<MergeRule> merge_rules_;   // [num_merges]
 };
 
 }  // namespace vllm

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "tokenizer/utf8.h"
+#include "tokenizer/vocabulary.h"
 
 namespace vllm {
 
@@ -33,33 +34,13 @@ std::optional<uint8_t> parse_byte_token(std::string_view token) {
 
 namespace {
 
-class Vocabulary {
- public:
-  explicit Vocabulary(std::vector<std::string> tokens) : tokens_(std::move(tokens)) {
-    ids_.reserve(tokens_.size());
-    // A later duplicate wins, as in a Python dict built from the list.
-    for (size_t id = 0; id < tokens_.size(); ++id) {
-      if (!tokens_[id].empty()) ids_[tokens_[id]] = static_cast<int32_t>(id);
-    }
-  }
-  std::optional<int32_t> find(std::string_view token) const {
-    const auto it = ids_.find(std::string(token));
-    if (it == ids_.end()) return std::nullopt;
-    return it->second;
-  }
-  const std::vector<std::string>& tokens() const { return tokens_; }
-
- private:
-  std::vector<std::string> tokens_;
-  std::unordered_map<std::string, int32_t> ids_;
-};
-
 class BpePipelineModel final : public TokenModel {
  public:
   BpePipelineModel(std::vector<std::string> tokens,
                    const std::vector<std::pair<std::string, std::string>>& merges,
                    BpeOptions options)
-      : vocab_(tokens), merger_(std::move(tokens), merges), options_(std::move(options)) {
+      : merger_(std::move(tokens), merges), vocab_(merger_.vocabulary()),
+        options_(std::move(options)) {
     if (options_.unk_token) unk_id_ = vocab_.find(*options_.unk_token);
     if (options_.byte_fallback) {
       for (int byte = 0; byte < 256; ++byte) {
@@ -109,8 +90,8 @@ class BpePipelineModel final : public TokenModel {
   bool byte_fallback() const override { return options_.byte_fallback; }
 
  private:
-  Vocabulary vocab_;
   BpeModel merger_;
+  const Vocabulary& vocab_;  // merger_'s
   BpeOptions options_;
   std::optional<int32_t> unk_id_;
   int32_t byte_ids_[256] = {};

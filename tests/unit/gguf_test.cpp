@@ -259,15 +259,18 @@ TEST_F(GGUFTest, NestedArrayRoundTrip) {
   ASSERT_EQ(value->type, GGUFValueType::ARRAY);
   const auto& outer = std::get<vllm::GGUFArray>(value->value);
   EXPECT_EQ(outer.element_type, GGUFValueType::ARRAY);
-  ASSERT_EQ(outer.elements.size(), 2u);
-  const auto& first = std::get<vllm::GGUFArray>(outer.elements[0].value);
-  const auto& second = std::get<vllm::GGUFArray>(outer.elements[1].value);
+  const std::vector<vllm::GGUFValue> elements = outer.decode();
+  ASSERT_EQ(elements.size(), 2u);
+  const auto& first = std::get<vllm::GGUFArray>(elements[0].value);
+  const auto& second = std::get<vllm::GGUFArray>(elements[1].value);
   EXPECT_EQ(first.element_type, GGUFValueType::UINT8);
-  ASSERT_EQ(first.elements.size(), 2u);
-  EXPECT_EQ(std::get<uint64_t>(first.elements[0].value), 1u);
-  EXPECT_EQ(std::get<uint64_t>(first.elements[1].value), 2u);
-  ASSERT_EQ(second.elements.size(), 1u);
-  EXPECT_EQ(std::get<uint64_t>(second.elements[0].value), 3u);
+  const std::vector<vllm::GGUFValue> first_elements = first.decode();
+  ASSERT_EQ(first_elements.size(), 2u);
+  EXPECT_EQ(std::get<uint64_t>(first_elements[0].value), 1u);
+  EXPECT_EQ(std::get<uint64_t>(first_elements[1].value), 2u);
+  const std::vector<vllm::GGUFValue> second_elements = second.decode();
+  ASSERT_EQ(second_elements.size(), 1u);
+  EXPECT_EQ(std::get<uint64_t>(second_elements[0].value), 3u);
 }
 
 TEST_F(GGUFTest, GetterErrors) {
