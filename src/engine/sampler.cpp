@@ -16,17 +16,35 @@ constexpr double kGreedyEpsilon = 1e-5;  // as vLLM's _SAMPLING_EPS
 // Greedy choice: the highest logit, the lowest token id on ties; masked (-inf) tokens are
 // never chosen.
 int32_t argmax(std::span<const float> logits) {
-  int32_t best = -1;
-  float best_value = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] == -std::numeric_limits<float>::infinity()) continue;
-    if (best < 0 || logits[i] > best_value) {
-      best = static_cast<int32_t>(i);
-      best_value = logits[i];
+  // The largest value in 16 independent lanes, which the compiler vectorizes, then its
+  // first index. A branchy scalar scan of a 262,144-token row costs an estimated 0.1 to 0.2
+  // ms per token.
+  constexpr size_t kLanes = 16;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  float lane_max[kLanes];
+  std::fill(std::begin(lane_max), std::end(lane_max), kNegInf);
+  const size_t vector_end = logits.size() / kLanes * kLanes;
+  for (size_t i = 0; i < vector_end; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) {
+      lane_max[j] = logits[i + j] > lane_max[j] ? logits[i + j] : lane_max[j];
     }
   }
-  VLLM_CHECK(best >= 0, "every token of the vocabulary is masked");
-  return best;
+  float best_value = kNegInf;
+  for (float value : lane_max) best_value = value > best_value ? value : best_value;
+  for (size_t i = vector_end; i < logits.size(); ++i) {
+    best_value = logits[i] > best_value ? logits[i] : best_value;
+  }
+  if (best_value > kNegInf) {
+    for (size_t i = 0;; ++i) {
+      if (logits[i] == best_value) return static_cast<int32_t>(i);
+    }
+  }
+  // Every value is -inf or NaN: the first that is not -inf, as a strict scan would pick.
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (logits[i] != kNegInf) return static_cast<int32_t>(i);
+  }
+  VLLM_CHECK(false, "every token of the vocabulary is masked");
+  return -1;
 }
 
 // Token ids ordered by descending probability, ties by ascending id, so the order is a
@@ -89,6 +107,17 @@ TokenLogprobs compute_token_logprobs(std::span<const float> logits, int32_t samp
     result.ranks.push_back(rank);
   }
   return result;
+}
+
+// Whether any step of process_logits can change this row's logits.
+bool needs_processing(const SamplingRow& row) {
+  if (!row.banned_token_ids.empty()) return true;
+  const SamplingParams* params = row.params;
+  if (params == nullptr) return false;
+  const Penalties penalties{params->repetition_penalty, params->frequency_penalty,
+                            params->presence_penalty};
+  return params->allowed_token_ids.has_value() || !params->bad_words_token_ids.empty() ||
+         !params->logit_bias.empty() || penalties.enabled();
 }
 
 std::vector<float> process_logits(std::span<const float> logits, const SamplingRow& row) {
@@ -175,7 +204,9 @@ std::vector<double> sampling_probs(std::span<const float> raw_logits, const Samp
 SampledToken Sampler::sample_row(std::span<const float> logits, const SamplingRow& row) {
   SampledToken result;
   if (row.temperature < kGreedyEpsilon) {
-    result.token_id = argmax(process_logits(logits, row));
+    // Greedy rows without logits processing read the logits in place, without a copy.
+    result.token_id =
+        needs_processing(row) ? argmax(process_logits(logits, row)) : argmax(logits);
   } else {
     VLLM_CHECK(row.generator != nullptr, "a random-sampling row has no generator");
     const std::vector<double> probs = sampling_probs(logits, row);

@@ -59,6 +59,28 @@ TEST(Sampler, GreedyTieTakesLowestId) {
   EXPECT_EQ(Sampler::sample_row(logits, row).token_id, 1);
 }
 
+// Rows longer than the 16 lanes of the vectorized scan, against a plain first-max scan,
+// with the maximum in the lanes, in the tail, tied, and behind -inf values.
+TEST(Sampler, GreedyLongRowsMatchFirstMaxScan) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  SamplingRow row;
+  row.temperature = 0.0;
+  for (size_t vocab_size : {1u, 15u, 16u, 17u, 1000u, 262147u}) {
+    std::vector<float> logits = random_logits(vocab_size, vocab_size);
+    const auto first_max = [&] {
+      return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    };
+    EXPECT_EQ(Sampler::sample_row(logits, row).token_id, first_max()) << vocab_size;
+    logits.back() = 100.0f;  // the tail
+    EXPECT_EQ(Sampler::sample_row(logits, row).token_id, first_max()) << vocab_size;
+    logits[vocab_size / 2] = 100.0f;  // a tie with an earlier id
+    EXPECT_EQ(Sampler::sample_row(logits, row).token_id, first_max()) << vocab_size;
+  }
+  std::vector<float> masked(40, kNegInf);
+  masked[33] = -1e30f;
+  EXPECT_EQ(Sampler::sample_row(masked, row).token_id, 33);
+}
+
 TEST(Sampler, GreedySkipsBanned) {
   const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 3.0f};
   SamplingRow row;

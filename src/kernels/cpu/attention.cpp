@@ -310,12 +310,22 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
 
   // An item is one token's query heads of one KV head, which read that head's keys and
   // values once. With fewer (token, KV head) pairs than units, as in single-sequence decode
-  // (3 pairs for SmolLM2, 1 for Gemma 3 270M), an item is one query head instead, so that
-  // every thread gets work. Each head's arithmetic is the same either way.
+  // (3 pairs for SmolLM2, 1 for Gemma 3 270M), the query heads of a KV head split into
+  // groups, so that every thread gets work. The split takes the fewest groups that give
+  // each thread the same number of items (2 of 2 heads for Gemma 3 on 2 threads), else one
+  // head per item. Each head's arithmetic is the same either way.
   const int num_threads = ThreadPool::global().num_threads();
-  const int64_t group_heads =
-      num_tokens * num_kv_heads < kUnitsPerThread * num_threads ? 1 : queries_per_kv;
-  const int64_t groups_per_kv_head = queries_per_kv / group_heads;
+  int64_t groups_per_kv_head = 1;
+  if (num_tokens * num_kv_heads < kUnitsPerThread * num_threads) {
+    groups_per_kv_head = queries_per_kv;
+    for (int64_t groups = 1; groups < queries_per_kv; ++groups) {
+      if (queries_per_kv % groups == 0 && num_tokens * num_kv_heads * groups % num_threads == 0) {
+        groups_per_kv_head = groups;
+        break;
+      }
+    }
+  }
+  const int64_t group_heads = queries_per_kv / groups_per_kv_head;
   const int64_t num_items = num_tokens * num_kv_heads * groups_per_kv_head;
   const int64_t num_units = std::min<int64_t>(num_items, kUnitsPerThread * num_threads);
 
@@ -354,7 +364,11 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         std::fill(running_sum.begin(), running_sum.end(), 0.0f);
         std::fill(acc.begin(), acc.end(), 0.0f);
 
-        for (int64_t b = first_key / block_size;
+        // Items of one KV head share its blocks: the first of them
+        // prefetches, and the others find the blocks in cache. A prefetch of a block that
+        // is already cached still costs its 512 instructions.
+        const bool prefetch = item % groups_per_kv_head == 0;
+        for (int64_t b = first_key / block_size; prefetch &&
              b < first_key / block_size + kPrefetchBlocks && b * block_size < context_len; ++b) {
           prefetch_block(cache, head_offset(block_table[b], g));
         }
@@ -364,7 +378,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           const int64_t first_j = std::max<int64_t>(0, first_key - b * block_size);
           const float* keys = cache.key_cache + head_offset(block_table[b], g);
           const float* values = cache.value_cache + head_offset(block_table[b], g);
-          if ((b + kPrefetchBlocks) * block_size < context_len) {
+          if (prefetch && (b + kPrefetchBlocks) * block_size < context_len) {
             prefetch_block(cache, head_offset(block_table[b + kPrefetchBlocks], g));
           }
 

@@ -136,34 +136,43 @@ VLLM_BLOCK_AVX512_TARGET inline void superblock_q5_k_avx512(const uint8_t* block
   }
 }
 
+// Q6_K: each group of 16 elements is assembled as bytes in a 128-bit register (low nibble,
+// two high bits, minus 32), so that only the sign extension, the conversion and the scaling
+// run on 512-bit registers. The 16 scales d * scales[i] are formed in one vector multiply,
+// which rounds each as the scalar product does.
 VLLM_BLOCK_AVX512_TARGET inline void superblock_q6_k_avx512(const uint8_t* block,
                                                                       __m512* v) {
   const uint8_t* ql = block;
   const uint8_t* qh = block + 128;
-  const int8_t* scales = reinterpret_cast<const int8_t*>(block + 192);
-  const float d = load_half_f16c(block + 208);
-  const __m512i three = _mm512_set1_epi32(3);
-  const __m512i thirty_two = _mm512_set1_epi32(32);
+  const __m512 d = _mm512_set1_ps(load_half_f16c(block + 208));
+  alignas(64) float scales[16];
+  _mm512_store_ps(scales, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+                                            reinterpret_cast<const __m128i*>(block + 192)))),
+                                        d));
+  const __m128i low_mask = _mm_set1_epi8(0x0F);
+  const __m128i high_mask = _mm_set1_epi8(0x30);
+  const __m128i thirty_two = _mm_set1_epi8(32);
   for (int h = 0; h < 2; ++h) {
-    const __m512i high_lo =
-        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + 32 * h)));
-    const __m512i high_hi =
-        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + 32 * h + 16)));
-    for (int g = 0; g < 4; ++g) {
-      const uint8_t* low = ql + 64 * h + 32 * (g % 2);
-      const int shift = 4 * (g / 2);
-      const __m512i bits_lo = _mm512_and_si512(_mm512_srli_epi32(high_lo, 2 * g), three);
-      const __m512i bits_hi = _mm512_and_si512(_mm512_srli_epi32(high_hi, 2 * g), three);
-      const __m512i q_lo = _mm512_sub_epi32(
-          _mm512_or_si512(nibbles16_avx512(low, shift), _mm512_slli_epi32(bits_lo, 4)), thirty_two);
-      const __m512i q_hi = _mm512_sub_epi32(
-          _mm512_or_si512(nibbles16_avx512(low + 16, shift), _mm512_slli_epi32(bits_hi, 4)),
-          thirty_two);
-      const int index = 8 * h + 2 * g;
-      const __m512 scale_lo = _mm512_set1_ps(d * static_cast<float>(scales[index]));
-      const __m512 scale_hi = _mm512_set1_ps(d * static_cast<float>(scales[index + 1]));
-      v[8 * h + 2 * g] = _mm512_mul_ps(_mm512_cvtepi32_ps(q_lo), scale_lo);
-      v[8 * h + 2 * g + 1] = _mm512_mul_ps(_mm512_cvtepi32_ps(q_hi), scale_hi);
+    for (int half = 0; half < 2; ++half) {
+      const __m128i high = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + 32 * h + 16 * half));
+      // Bits 2g, 2g + 1 of each qh byte moved to bits 4-5, for groups g = 0..3. The 16-bit
+      // shifts carry bits across bytes, which the mask removes.
+      const __m128i high_bits[4] = {
+          _mm_and_si128(_mm_slli_epi16(high, 4), high_mask),
+          _mm_and_si128(_mm_slli_epi16(high, 2), high_mask),
+          _mm_and_si128(high, high_mask),
+          _mm_and_si128(_mm_srli_epi16(high, 2), high_mask),
+      };
+      for (int g = 0; g < 4; ++g) {
+        const __m128i low_bytes = _mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(ql + 64 * h + 32 * (g % 2) + 16 * half));
+        const __m128i low = g < 2 ? _mm_and_si128(low_bytes, low_mask)
+                                  : _mm_and_si128(_mm_srli_epi16(low_bytes, 4), low_mask);
+        const __m128i q = _mm_sub_epi8(_mm_or_si128(low, high_bits[g]), thirty_two);
+        const int index = 8 * h + 2 * g + half;
+        v[index] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                                 _mm512_set1_ps(scales[index]));
+      }
     }
   }
 }
