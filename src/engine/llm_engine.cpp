@@ -169,6 +169,7 @@ LoadedModel load_model(const std::string& model_path, const EngineArgs& args) {
     std::shared_ptr<GGUFFile> gguf = GGUFFile::open(model_path);
     loaded.model = load_gguf_model(gguf);
     loaded.tokenizer = load_gguf_tokenizer(*gguf);
+    gguf->release_metadata_pages();
   }
   loaded.generation_defaults =
       load_generation_defaults(args.generation_config, model_path, is_directory);
@@ -371,7 +372,31 @@ void LLMEngine::Impl::tokenize_bad_words(SamplingParams& params) const {
   }
 }
 
+namespace {
+
+// glibc raises its mmap threshold to the size of each large block freed, up to 32 MiB, and
+// then serves blocks below it from the heap, where freed space stays resident. The engine
+// grows activation buffers step by step (1, 64, 512 tokens), so the heap of the engine
+// thread kept about 27 MB of holes. A fixed threshold sends blocks of 1 MiB and more to
+// mmap, which returns them on free: Gemma 3 270M, 64 x (128+128) tokens peaked 28 MiB
+// lower. Fixing it also fixes the trim threshold at 128 KiB, which would hand the top of
+// the heap back after every step and fault it in again at the next; 16 MiB keeps the
+// step transients (rows of logprobs) resident. MALLOC_MMAP_THRESHOLD_ and
+// MALLOC_TRIM_THRESHOLD_ in the environment, if set, still win.
+void fix_malloc_thresholds() {
+#ifdef __GLIBC__
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    if (std::getenv("MALLOC_TRIM_THRESHOLD_") == nullptr) mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  });
+#endif
+}
+
+}  // namespace
+
 LLMEngine::LLMEngine(EngineArgs args) {
+  fix_malloc_thresholds();
   const std::string model_path = resolve_model_path_at_revision(args.model, args.revision);
   LoadedModel loaded = load_model(model_path, args);
   impl_ = std::make_unique<Impl>(std::move(args), std::move(loaded.model),

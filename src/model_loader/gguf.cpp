@@ -91,6 +91,8 @@ std::string_view gguf_value_type_name(GGUFValueType type) {
   return "unknown";
 }
 
+void GGUFFile::release_metadata_pages() const { mapping_->release(0, data_offset_); }
+
 int64_t GGUFTensorInfo::num_elements() const {
   int64_t count = 1;
   for (int64_t dim : shape) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -49,6 +50,15 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
                                      size_, std::strerror(errno)));
   }
   data_ = static_cast<const uint8_t*>(address);
+}
+
+void MappedFile::release(size_t offset, size_t length) const {
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t begin = (offset + page - 1) / page * page;
+  const size_t end = std::min(size_, offset + length) / page * page;
+  if (data_ == nullptr || begin >= end) return;
+  // The mapping is private and read-only, so every page still matches the file.
+  ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

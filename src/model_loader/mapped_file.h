@@ -20,6 +20,9 @@ class MappedFile {
   const std::string& path() const { return path_; }
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  // Drops the resident pages wholly inside [offset, offset + length) from this process;
+  // a later read faults them in again from the file. Best effort: errors are ignored.
+  void release(size_t offset, size_t length) const;
 
  private:
   std::string path_;

@@ -2,7 +2,8 @@
 // must grow by less than 1 MiB per minute through aborts at every stage, preemptions,
 // parallel samples, stop strings and priorities. Every KV block must be free at the end.
 //
-// The run lasts VLLM_MEMORY_TEST_SECONDS (default 50: 10 of warm-up, 40 measured). The fake
+// The run lasts VLLM_MEMORY_TEST_SECONDS (default 50: at least 10 of warm-up, at least 30
+// measured). The fake
 // model makes thousands of engine steps in that time. The real model, when present, also
 // covers the buffers of the model runner and the kernels.
 #include <gtest/gtest.h>
@@ -97,6 +98,12 @@ RunResult run_mixed_load(LLMEngine& engine, const Workload& workload, double sec
   const Clock::time_point start = Clock::now();
   const Clock::time_point warmup_end = start + std::chrono::duration_cast<Clock::duration>(
                                                    std::chrono::duration<double>(seconds * 0.2));
+  const Clock::time_point warmup_limit = start + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(seconds * 0.6));
+  // RSS at the last warm-up checkpoint, taken every kCheckpoint.
+  constexpr auto kCheckpoint = std::chrono::seconds(4);
+  int64_t checkpoint_rss = -1;
+  Clock::time_point next_checkpoint = warmup_end;
   Clock::time_point end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   Clock::time_point measure_start;
@@ -108,10 +115,19 @@ RunResult run_mixed_load(LLMEngine& engine, const Workload& workload, double sec
   while (keep_submitting(Clock::now()) || !unfinished.empty()) {
     const Clock::time_point now = Clock::now();
     // Warm-up lasts a fifth of the run and at least until two rounds of requests have
-    // finished, so that buffers and allocator arenas reach their working size. The measured
-    // part then lasts at least 60% of the run, however slow the machine.
-    if (result.rss_after_warmup == 0 && now >= warmup_end &&
-        result.finished >= 2 * workload.in_flight) {
+    // finished. It also waits until RSS has not grown over one checkpoint interval (for at
+    // most 60% of the run), so that buffers and allocator arenas reach their working size. Loading
+    // leaves few free holes in the heap, so on the real model the step transients (rows of
+    // logprobs) took fresh pages for about 20 s before RSS settled. The measured part then
+    // lasts at least 60% of the run, however slow the machine.
+    bool settled = false;
+    if (result.rss_after_warmup == 0 && now >= next_checkpoint) {
+      const int64_t rss = resident_bytes();
+      settled = rss <= checkpoint_rss || now >= warmup_limit;
+      checkpoint_rss = rss;
+      next_checkpoint = now + kCheckpoint;
+    }
+    if (result.rss_after_warmup == 0 && settled && result.finished >= 2 * workload.in_flight) {
       result.rss_after_warmup = resident_bytes();
       measure_start = now;
       end = std::max(end, now + std::chrono::duration_cast<Clock::duration>(

@@ -679,6 +679,11 @@ TEST(GGUFRealModel, SmolLM2Figures) {
   EXPECT_EQ(tokens.front(), "<|endoftext|>");
   EXPECT_EQ(tokens.back(), "ectable");
   EXPECT_EQ(file->get_string_array("tokenizer.ggml.merges").size(), 48900u);
+
+  // Metadata stays readable after its pages are dropped, and tensors are untouched.
+  file->release_metadata_pages();
+  EXPECT_EQ(file->get_string_array("tokenizer.ggml.tokens"), tokens);
+  EXPECT_EQ(std::memcmp(file->tensor_data(output_norm), output_norm_bytes, 8), 0);
 }
 
 }  // namespace
