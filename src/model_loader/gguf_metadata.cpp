@@ -77,22 +77,32 @@ T load(const uint8_t*& cursor) {
   return value;
 }
 
-// Decodes one element at `cursor` and moves past it. The parser checked every length.
-GGUFValue decode_element(GGUFValueType type, const uint8_t*& cursor) {
+// Decodes one element at `cursor` and moves past it. The parser checked every length
+// against the file. `end` guards the read again: after release_metadata_pages() the pages
+// are read anew from the file, which another process may have rewritten meanwhile.
+GGUFValue decode_element(GGUFValueType type, const uint8_t*& cursor, const uint8_t* end) {
+  const auto need = [&](uint64_t bytes) {
+    if (bytes > static_cast<uint64_t>(end - cursor)) {
+      throw ModelLoadError("GGUF metadata array changed on disk after loading; load the "
+                           "model again");
+    }
+  };
   switch (type) {
-    case GGUFValueType::UINT8: return {type, uint64_t{load<uint8_t>(cursor)}};
-    case GGUFValueType::INT8: return {type, int64_t{load<int8_t>(cursor)}};
-    case GGUFValueType::UINT16: return {type, uint64_t{load<uint16_t>(cursor)}};
-    case GGUFValueType::INT16: return {type, int64_t{load<int16_t>(cursor)}};
-    case GGUFValueType::UINT32: return {type, uint64_t{load<uint32_t>(cursor)}};
-    case GGUFValueType::INT32: return {type, int64_t{load<int32_t>(cursor)}};
-    case GGUFValueType::UINT64: return {type, load<uint64_t>(cursor)};
-    case GGUFValueType::INT64: return {type, load<int64_t>(cursor)};
-    case GGUFValueType::FLOAT32: return {type, double{load<float>(cursor)}};
-    case GGUFValueType::FLOAT64: return {type, load<double>(cursor)};
-    case GGUFValueType::BOOL: return {type, load<uint8_t>(cursor) != 0};
+    case GGUFValueType::UINT8: need(1); return {type, uint64_t{load<uint8_t>(cursor)}};
+    case GGUFValueType::INT8: need(1); return {type, int64_t{load<int8_t>(cursor)}};
+    case GGUFValueType::UINT16: need(2); return {type, uint64_t{load<uint16_t>(cursor)}};
+    case GGUFValueType::INT16: need(2); return {type, int64_t{load<int16_t>(cursor)}};
+    case GGUFValueType::UINT32: need(4); return {type, uint64_t{load<uint32_t>(cursor)}};
+    case GGUFValueType::INT32: need(4); return {type, int64_t{load<int32_t>(cursor)}};
+    case GGUFValueType::UINT64: need(8); return {type, load<uint64_t>(cursor)};
+    case GGUFValueType::INT64: need(8); return {type, load<int64_t>(cursor)};
+    case GGUFValueType::FLOAT32: need(4); return {type, double{load<float>(cursor)}};
+    case GGUFValueType::FLOAT64: need(8); return {type, load<double>(cursor)};
+    case GGUFValueType::BOOL: need(1); return {type, load<uint8_t>(cursor) != 0};
     case GGUFValueType::STRING: {
+      need(8);
       const uint64_t length = load<uint64_t>(cursor);
+      need(length);
       std::string text(reinterpret_cast<const char*>(cursor), length);
       cursor += length;
       return {type, std::move(text)};
@@ -110,7 +120,8 @@ std::vector<GGUFValue> GGUFArray::decode() const {
   std::vector<GGUFValue> values;
   values.reserve(count);
   const uint8_t* cursor = encoded.data();
-  for (uint64_t i = 0; i < count; ++i) values.push_back(decode_element(element_type, cursor));
+  const uint8_t* end = encoded.data() + encoded.size();
+  for (uint64_t i = 0; i < count; ++i) values.push_back(decode_element(element_type, cursor, end));
   return values;
 }
 
@@ -173,8 +184,9 @@ std::vector<std::string> GGUFFile::get_string_array(std::string_view key) const 
   std::vector<std::string> result;
   result.reserve(array.count);
   const uint8_t* cursor = array.encoded.data();
+  const uint8_t* end = array.encoded.data() + array.encoded.size();
   for (uint64_t i = 0; i < array.count; ++i) {
-    result.push_back(std::get<std::string>(decode_element(array.element_type, cursor).value));
+    result.push_back(std::get<std::string>(decode_element(array.element_type, cursor, end).value));
   }
   return result;
 }
@@ -188,8 +200,9 @@ std::vector<int64_t> GGUFFile::get_int_array(std::string_view key) const {
   std::vector<int64_t> result;
   result.reserve(array.count);
   const uint8_t* cursor = array.encoded.data();
+  const uint8_t* end = array.encoded.data() + array.encoded.size();
   for (uint64_t i = 0; i < array.count; ++i) {
-    result.push_back(to_int64(*this, key, decode_element(array.element_type, cursor)));
+    result.push_back(to_int64(*this, key, decode_element(array.element_type, cursor, end)));
   }
   return result;
 }
@@ -203,8 +216,9 @@ std::vector<double> GGUFFile::get_float_array(std::string_view key) const {
   std::vector<double> result;
   result.reserve(array.count);
   const uint8_t* cursor = array.encoded.data();
+  const uint8_t* end = array.encoded.data() + array.encoded.size();
   for (uint64_t i = 0; i < array.count; ++i) {
-    result.push_back(to_double(decode_element(array.element_type, cursor)));
+    result.push_back(to_double(decode_element(array.element_type, cursor, end)));
   }
   return result;
 }

@@ -39,19 +39,18 @@ class BpePipelineModel final : public TokenModel {
   BpePipelineModel(std::vector<std::string> tokens,
                    const std::vector<std::pair<std::string, std::string>>& merges,
                    BpeOptions options)
-      : merger_(std::move(tokens), merges), vocab_(merger_.vocabulary()),
-        options_(std::move(options)) {
-    if (options_.unk_token) unk_id_ = vocab_.find(*options_.unk_token);
+      : merger_(std::move(tokens), merges), options_(std::move(options)) {
+    if (options_.unk_token) unk_id_ = vocab().find(*options_.unk_token);
     if (options_.byte_fallback) {
       for (int byte = 0; byte < 256; ++byte) {
-        byte_ids_[byte] = vocab_.find(byte_token_name(static_cast<uint8_t>(byte))).value_or(-1);
+        byte_ids_[byte] = vocab().find(byte_token_name(static_cast<uint8_t>(byte))).value_or(-1);
       }
     }
   }
 
   void tokenize(std::string_view piece, std::vector<int32_t>& ids) const override {
     if (options_.ignore_merges) {
-      if (auto id = vocab_.find(piece)) {
+      if (auto id = vocab().find(piece)) {
         ids.push_back(*id);
         return;
       }
@@ -62,7 +61,7 @@ class BpePipelineModel final : public TokenModel {
       const size_t start = pos;
       utf8::decode_at(piece, pos);
       const std::string_view character = piece.substr(start, pos - start);
-      if (auto id = vocab_.find(character)) {
+      if (auto id = vocab().find(character)) {
         symbols.push_back(*id);
         last_was_unk = false;
         continue;
@@ -83,15 +82,16 @@ class BpePipelineModel final : public TokenModel {
     }
     merger_.merge(symbols, ids);
   }
-  const std::vector<std::string>& tokens() const override { return vocab_.tokens(); }
+  const std::vector<std::string>& tokens() const override { return vocab().tokens(); }
   std::optional<int32_t> token_to_id(std::string_view token) const override {
-    return vocab_.find(token);
+    return vocab().find(token);
   }
   bool byte_fallback() const override { return options_.byte_fallback; }
 
  private:
+  const Vocabulary& vocab() const { return merger_.vocabulary(); }
+
   BpeModel merger_;
-  const Vocabulary& vocab_;  // merger_'s
   BpeOptions options_;
   std::optional<int32_t> unk_id_;
   int32_t byte_ids_[256] = {};

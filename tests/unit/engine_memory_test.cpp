@@ -123,6 +123,10 @@ RunResult run_mixed_load(LLMEngine& engine, const Workload& workload, double sec
     bool settled = false;
     if (result.rss_after_warmup == 0 && now >= next_checkpoint) {
       const int64_t rss = resident_bytes();
+      if (rss <= 0) {
+        ADD_FAILURE() << "cannot read resident memory";
+        return result;
+      }
       settled = rss <= checkpoint_rss || now >= warmup_limit;
       checkpoint_rss = rss;
       next_checkpoint = now + kCheckpoint;

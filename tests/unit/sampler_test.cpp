@@ -79,6 +79,12 @@ TEST(Sampler, GreedyLongRowsMatchFirstMaxScan) {
   std::vector<float> masked(40, kNegInf);
   masked[33] = -1e30f;
   EXPECT_EQ(Sampler::sample_row(masked, row).token_id, 33);
+  // A NaN wins at its first index, as torch.argmax returns it.
+  std::vector<float> with_nan = random_logits(100, 7);
+  with_nan[70] = std::numeric_limits<float>::quiet_NaN();
+  with_nan[90] = std::numeric_limits<float>::quiet_NaN();
+  with_nan[10] = 1000.0f;
+  EXPECT_EQ(Sampler::sample_row(with_nan, row).token_id, 70);
 }
 
 TEST(Sampler, GreedySkipsBanned) {
@@ -117,6 +123,37 @@ TEST(Sampler, TopKMask) {
     EXPECT_EQ(probs[i] > 0.0, logits[i] >= fifth) << "token " << i;
   }
   EXPECT_NEAR(std::accumulate(probs.begin(), probs.end(), 0.0), 1.0, 1e-12);
+}
+
+// top_k sorts only its k first tokens, and top_p then walks those: the kept set must
+// still be the top_p prefix of the k most probable tokens.
+TEST(Sampler, TopKThenTopPMask) {
+  const std::vector<float> logits = random_logits(5000, 11);
+  for (int top_k : {1, 7, 100, 4999, 5000, 6000}) {
+    SamplingRow row;
+    row.temperature = 0.9;
+    row.top_k = top_k;
+    row.top_p = 0.8;
+    const std::vector<double> probs = sampling_probs(logits, row);
+
+    const std::vector<double> full = reference_softmax(logits, 0.9);
+    std::vector<int> order(full.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return full[a] > full[b]; });
+    order.resize(std::min<size_t>(order.size(), static_cast<size_t>(top_k)));
+    double top_k_mass = 0.0;
+    for (int token : order) top_k_mass += full[token];
+    std::vector<bool> kept(full.size(), false);
+    double mass = 0.0;
+    for (int token : order) {
+      kept[token] = true;
+      mass += full[token] / top_k_mass;
+      if (mass >= 0.8) break;
+    }
+    for (size_t i = 0; i < full.size(); ++i) {
+      ASSERT_EQ(probs[i] > 0.0, kept[i]) << "top_k " << top_k << " token " << i;
+    }
+  }
 }
 
 TEST(Sampler, TopPMask) {

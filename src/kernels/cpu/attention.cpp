@@ -364,9 +364,9 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         std::fill(running_sum.begin(), running_sum.end(), 0.0f);
         std::fill(acc.begin(), acc.end(), 0.0f);
 
-        // Items of one KV head share its blocks: the first of them
-        // prefetches, and the others find the blocks in cache. A prefetch of a block that
-        // is already cached still costs its 512 instructions.
+        // Items of one KV head read the same blocks. Only the first prefetches them; the
+        // others, on this core or the other, find them in L2 or the shared L3. A prefetch of
+        // a block that is already cached still costs its 512 instructions.
         const bool prefetch = item % groups_per_kv_head == 0;
         for (int64_t b = first_key / block_size; prefetch &&
              b < first_key / block_size + kPrefetchBlocks && b * block_size < context_len; ++b) {
