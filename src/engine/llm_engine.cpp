@@ -240,7 +240,7 @@ LLMEngine::Impl::Impl(EngineArgs engine_args, std::unique_ptr<Model> model,
   core = std::make_unique<EngineCore>(std::move(model), scheduler_config, args.num_threads);
 #ifdef __GLIBC__
   // Loading frees many small temporaries (vocabulary copies, recovered merges) between
-  // allocations that stay; hand their pages back to the system.
+  // allocations that stay. Their pages go back to the system here.
   malloc_trim(0);
 #endif
 }

@@ -123,7 +123,7 @@ ModelRunnerOutput ModelRunner::execute(const SchedulerOutput& scheduler_output) 
   const int64_t vocab_size = model_.config().vocab_size;
   const size_t num_logit_floats = batch.logits_indices.size() * static_cast<size_t>(vocab_size);
   if (num_logit_floats > logits_.capacity()) {
-    // Free the old buffer before growing: resize would hold both for a moment, and a
+    // Free the old buffer before growing: resize would keep both for a moment, and a
     // 64-row step of a 262,144-token vocabulary needs 67 MB of logits.
     std::vector<float>().swap(logits_);
   }

@@ -140,7 +140,7 @@ class GGUFParser {
     return value;
   }
 
-  // Checks the length and bounds of a string and moves past it; returns its length.
+  // Checks the length and bounds of a string, moves past it and returns its length.
   uint64_t skip_string(uint64_t max_length, std::string_view field) {
     uint64_t length = read<uint64_t>(field);
     if (length > max_length) {
@@ -284,7 +284,7 @@ class GGUFParser {
       }
       return array;
     }
-    // Other elements are only checked here; GGUFArray::decode reads them from the mapping.
+    // Other elements are only checked here. GGUFArray::decode reads them from the mapping.
     const uint64_t start = pos_;
     if (element_type == GGUFValueType::STRING) {
       const std::string field = fmt::format("a string of array '{}'", key);

@@ -106,8 +106,8 @@ class GGUFFile {
   const GGUFTensorInfo& tensor(std::string_view name) const;
   // Pointer to the tensor's bytes inside the mapping; valid while this object lives.
   const uint8_t* tensor_data(const GGUFTensorInfo& info) const;
-  // Drops the resident pages of the header and metadata (the vocabulary is most of them)
-  // once the model and tokenizer are built; a later getter reads them in again.
+  // Drops the resident pages of the header and metadata, mostly the vocabulary, once the
+  // model and tokenizer are built. A later getter reads them in again from the file.
   void release_metadata_pages() const;
 
  private:

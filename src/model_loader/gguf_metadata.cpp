@@ -77,14 +77,13 @@ T load(const uint8_t*& cursor) {
   return value;
 }
 
-// Decodes one element at `cursor` and moves past it. The parser checked every length
-// against the file. `end` guards the read again: after release_metadata_pages() the pages
-// are read anew from the file, which another process may have rewritten meanwhile.
+// Decodes one element at `cursor` and moves past it. The parser checked every length, but
+// release_metadata_pages() makes later reads go to the file again, so `end` bounds them.
 GGUFValue decode_element(GGUFValueType type, const uint8_t*& cursor, const uint8_t* end) {
   const auto need = [&](uint64_t bytes) {
     if (bytes > static_cast<uint64_t>(end - cursor)) {
-      throw ModelLoadError("GGUF metadata array changed on disk after loading; load the "
-                           "model again");
+      throw ModelLoadError("invalid GGUF metadata array: the file changed on disk after "
+                           "loading; load the model again");
     }
   };
   switch (type) {
@@ -113,15 +112,21 @@ GGUFValue decode_element(GGUFValueType type, const uint8_t*& cursor, const uint8
                                   gguf_value_type_name(type)));
 }
 
+// Calls fn(value) for each encoded element of `array` in order.
+template <typename Fn>
+void for_each_element(const GGUFArray& array, Fn&& fn) {
+  const uint8_t* cursor = array.encoded.data();
+  const uint8_t* end = array.encoded.data() + array.encoded.size();
+  for (uint64_t i = 0; i < array.count; ++i) fn(decode_element(array.element_type, cursor, end));
+}
+
 }  // namespace
 
 std::vector<GGUFValue> GGUFArray::decode() const {
   if (element_type == GGUFValueType::ARRAY) return nested;
   std::vector<GGUFValue> values;
   values.reserve(count);
-  const uint8_t* cursor = encoded.data();
-  const uint8_t* end = encoded.data() + encoded.size();
-  for (uint64_t i = 0; i < count; ++i) values.push_back(decode_element(element_type, cursor, end));
+  for_each_element(*this, [&](GGUFValue value) { values.push_back(std::move(value)); });
   return values;
 }
 
@@ -183,11 +188,9 @@ std::vector<std::string> GGUFFile::get_string_array(std::string_view key) const 
   }
   std::vector<std::string> result;
   result.reserve(array.count);
-  const uint8_t* cursor = array.encoded.data();
-  const uint8_t* end = array.encoded.data() + array.encoded.size();
-  for (uint64_t i = 0; i < array.count; ++i) {
-    result.push_back(std::get<std::string>(decode_element(array.element_type, cursor, end).value));
-  }
+  for_each_element(array, [&](GGUFValue element) {
+    result.push_back(std::get<std::string>(std::move(element.value)));
+  });
   return result;
 }
 
@@ -199,11 +202,9 @@ std::vector<int64_t> GGUFFile::get_int_array(std::string_view key) const {
   }
   std::vector<int64_t> result;
   result.reserve(array.count);
-  const uint8_t* cursor = array.encoded.data();
-  const uint8_t* end = array.encoded.data() + array.encoded.size();
-  for (uint64_t i = 0; i < array.count; ++i) {
-    result.push_back(to_int64(*this, key, decode_element(array.element_type, cursor, end)));
-  }
+  for_each_element(array, [&](const GGUFValue& element) {
+    result.push_back(to_int64(*this, key, element));
+  });
   return result;
 }
 
@@ -215,11 +216,7 @@ std::vector<double> GGUFFile::get_float_array(std::string_view key) const {
   }
   std::vector<double> result;
   result.reserve(array.count);
-  const uint8_t* cursor = array.encoded.data();
-  const uint8_t* end = array.encoded.data() + array.encoded.size();
-  for (uint64_t i = 0; i < array.count; ++i) {
-    result.push_back(to_double(decode_element(array.element_type, cursor, end)));
-  }
+  for_each_element(array, [&](const GGUFValue& element) { result.push_back(to_double(element)); });
   return result;
 }
 

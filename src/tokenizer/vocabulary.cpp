@@ -15,7 +15,7 @@ Vocabulary::Vocabulary(std::vector<std::string> tokens) : tokens_(std::move(toke
 
 size_t Vocabulary::slot_of(std::string_view token) const {
   const size_t mask = slots_.size() - 1;
-  // Linear probing; the table is at most half full, so an empty slot ends every search.
+  // Linear probing. The table is at most half full, so an empty slot ends every search.
   for (size_t slot = std::hash<std::string_view>{}(token) & mask;; slot = (slot + 1) & mask) {
     const int32_t id = slots_[slot];
     if (id == kEmptySlot || tokens_[id] == token) return slot;

@@ -115,8 +115,8 @@ RunResult run_mixed_load(LLMEngine& engine, const Workload& workload, double sec
   while (keep_submitting(Clock::now()) || !unfinished.empty()) {
     const Clock::time_point now = Clock::now();
     // Warm-up lasts a fifth of the run and at least until two rounds of requests have
-    // finished. It also waits until RSS has not grown over one checkpoint interval (for at
-    // most 60% of the run), so that buffers and allocator arenas reach their working size. Loading
+    // finished. It also waits, for at most 60% of the run, until RSS has not grown over one
+    // checkpoint interval, so that buffers and allocator arenas reach their working size. Loading
     // leaves few free holes in the heap, so on the real model the step transients (rows of
     // logprobs) took fresh pages for about 20 s before RSS settled. The measured part then
     // lasts at least 60% of the run, however slow the machine.

@@ -107,36 +107,35 @@ TEST_F(NormActivationTest, GeluTanhMatchesReference) {
   }
 }
 
-TEST_F(NormActivationTest, GeluTanhAndMulMatchesReference) {
-  const std::vector<float> gate = random_values(777, 2.0f, 10);
-  const std::vector<float> up = random_values(777, 2.0f, 11);
+// Checks a gated activation op(gate, up) on every instruction set against
+// reference(gate) * up, within relative_tolerance * |expected| + absolute_tolerance.
+template <typename Op, typename Reference>
+void expect_gated_matches(Op op, Reference reference, const std::vector<float>& gate,
+                          const std::vector<float>& up, double relative_tolerance,
+                          double absolute_tolerance) {
   for (cpu::CpuIsa isa : kAllIsas) {
     cpu::set_isa(isa);
     std::vector<float> out(gate.size());
-    ops::gelu_tanh_and_mul(Device::kCpu, gate, up, out);
+    op(Device::kCpu, gate, up, out);
     for (size_t i = 0; i < gate.size(); ++i) {
-      const double expected = reference_gelu_tanh(gate[i]) * up[i];
-      ASSERT_NEAR(out[i], expected, 1e-6 * (1.0 + std::abs(expected)))
+      const double expected = reference(gate[i]) * up[i];
+      ASSERT_NEAR(out[i], expected, relative_tolerance * std::abs(expected) + absolute_tolerance)
           << "element " << i << " on " << cpu::isa_name(isa);
     }
   }
 }
 
+TEST_F(NormActivationTest, GeluTanhAndMulMatchesReference) {
+  // 1e-6 * (1 + |expected|).
+  expect_gated_matches(ops::gelu_tanh_and_mul, reference_gelu_tanh,
+                       random_values(777, 2.0f, 10), random_values(777, 2.0f, 11), 1e-6, 1e-6);
+}
+
 // 40,001 elements: several parallel ranges and a partial vector at the end.
 TEST_F(NormActivationTest, SiluAndMulMatchesReference) {
-  const std::vector<float> gate = random_values(40001, 4.0f, 17);
-  const std::vector<float> up = random_values(40001, 2.0f, 18);
-  for (cpu::CpuIsa isa : kAllIsas) {
-    cpu::set_isa(isa);
-    std::vector<float> out(gate.size());
-    ops::silu_and_mul(Device::kCpu, gate, up, out);
-    for (size_t i = 0; i < gate.size(); ++i) {
-      const double g = gate[i];
-      const double expected = g / (1.0 + std::exp(-g)) * up[i];
-      ASSERT_NEAR(out[i], expected, 1e-6 * std::abs(expected) + 1e-30)
-          << "element " << i << " on " << cpu::isa_name(isa);
-    }
-  }
+  const auto reference_silu = [](double g) { return g / (1.0 + std::exp(-g)); };
+  expect_gated_matches(ops::silu_and_mul, reference_silu, random_values(40001, 4.0f, 17),
+                       random_values(40001, 2.0f, 18), 1e-6, 1e-30);
 }
 
 TEST_F(NormActivationTest, SoftCapMatchesReference) {

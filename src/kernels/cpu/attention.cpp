@@ -364,7 +364,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         std::fill(running_sum.begin(), running_sum.end(), 0.0f);
         std::fill(acc.begin(), acc.end(), 0.0f);
 
-        // Items of one KV head read the same blocks. Only the first prefetches them; the
+        // Items of one KV head read the same blocks. Only the first prefetches them, and the
         // others, on this core or the other, find them in L2 or the shared L3. A prefetch of
         // a block that is already cached still costs its 512 instructions.
         const bool prefetch = item % groups_per_kv_head == 0;

@@ -136,9 +136,8 @@ VLLM_BLOCK_AVX512_TARGET inline void superblock_q5_k_avx512(const uint8_t* block
   }
 }
 
-// Q6_K: each group of 16 elements is assembled as bytes in a 128-bit register (low nibble,
-// two high bits, minus 32), so that only the sign extension, the conversion and the scaling
-// run on 512-bit registers. The 16 scales d * scales[i] are formed in one vector multiply,
+// Q6_K: each group of 16 elements is assembled as bytes (low nibble, two high bits, minus
+// 32) in a 128-bit register. Only the sign extension, conversion and scaling use 512 bits. The 16 scales d * scales[i] are formed in one vector multiply,
 // which rounds each as the scalar product does.
 VLLM_BLOCK_AVX512_TARGET inline void superblock_q6_k_avx512(const uint8_t* block,
                                                                       __m512* v) {
