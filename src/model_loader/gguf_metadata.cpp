@@ -82,8 +82,10 @@ T load(const uint8_t*& cursor) {
 GGUFValue decode_element(GGUFValueType type, const uint8_t*& cursor, const uint8_t* end) {
   const auto need = [&](uint64_t bytes) {
     if (bytes > static_cast<uint64_t>(end - cursor)) {
-      throw ModelLoadError("invalid GGUF metadata array: the file changed on disk after "
-                           "loading; load the model again");
+      throw ModelLoadError(fmt::format(
+          "invalid GGUF metadata array: an element needs {} bytes but {} are left, so the "
+          "file changed on disk after loading; load the model again",
+          bytes, end - cursor));
     }
   };
   switch (type) {

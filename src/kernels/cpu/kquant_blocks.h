@@ -144,7 +144,7 @@ VLLM_BLOCK_AVX512_TARGET inline void superblock_q6_k_avx512(const uint8_t* block
   const uint8_t* ql = block;
   const uint8_t* qh = block + 128;
   const __m512 d = _mm512_set1_ps(load_half_f16c(block + 208));
-  alignas(64) float scales[16];
+  alignas(64) float scales[16];  // [16] d * scales[i], one per 16 elements
   _mm512_store_ps(scales, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
                                             reinterpret_cast<const __m128i*>(block + 192)))),
                                         d));
