@@ -33,6 +33,10 @@ void check_weight(const char* op, const WeightMatrix& weight) {
              "{}: weight of {} x {} is not whole {} blocks of {} elements", op, weight.rows,
              weight.cols, traits->name, traits->block_size);
   VLLM_CHECK(weight.data != nullptr, "{}: weight data is null", op);
+  VLLM_CHECK(weight.layout == WeightLayout::kRows ||
+                 (weight.rows % 16 == 0 && cpu::row_groups_supported(weight.type)),
+             "{}: a {} x {} {} matrix cannot be in row groups", op, weight.rows, weight.cols,
+             traits->name);
 }
 
 }  // namespace
@@ -62,6 +66,22 @@ int64_t WeightMatrix::row_bytes() const {
 
 namespace ops {
 
+bool prefers_row_groups(const WeightMatrix& weight) {
+  return weight.device == Device::kCpu && weight.layout == WeightLayout::kRows &&
+         cpu::prefers_row_groups(weight);
+}
+
+void pack_row_groups(const WeightMatrix& weight, uint8_t* dst) {
+  check_weight("pack_row_groups", weight);
+  if (weight.layout != WeightLayout::kRows || weight.rows % 16 != 0 ||
+      !cpu::row_groups_supported(weight.type)) {
+    throw InvalidArgument(fmt::format(
+        "pack_row_groups: a {} x {} matrix of ggml type {} has no row-group layout here",
+        weight.rows, weight.cols, static_cast<uint32_t>(weight.type)));
+  }
+  cpu::pack_row_groups(weight, dst);
+}
+
 void dequantize_rows(const WeightMatrix& weight, int64_t first_row, int64_t num_rows,
                      std::span<float> out) {
   require_cpu(weight.device, "dequantize_rows");
@@ -70,6 +90,11 @@ void dequantize_rows(const WeightMatrix& weight, int64_t first_row, int64_t num_
              "dequantize_rows: rows [{}, {}) outside [0, {})", first_row, first_row + num_rows,
              weight.rows);
   check_size("dequantize_rows", "out", out.size(), num_rows * weight.cols);
+  if (weight.layout == WeightLayout::kRowGroups16) {
+    for (int64_t r = 0; r < num_rows; ++r)
+      cpu::dequantize_grouped_row(weight, first_row + r, out.data() + r * weight.cols);
+    return;
+  }
   cpu::dequantize_row(weight.type, weight.data + first_row * weight.row_bytes(), out.data(),
                       num_rows * weight.cols);
 }
@@ -89,6 +114,10 @@ void embedding(const WeightMatrix& table, std::span<const int32_t> token_ids,
   }
   const int64_t row_bytes = table.row_bytes();
   for (size_t t = 0; t < token_ids.size(); ++t) {
+    if (table.layout == WeightLayout::kRowGroups16) {
+      cpu::dequantize_grouped_row(table, token_ids[t], out.data() + static_cast<int64_t>(t) * hidden);
+      continue;
+    }
     cpu::dequantize_row(table.type, table.data + token_ids[t] * row_bytes,
                         out.data() + static_cast<int64_t>(t) * hidden, hidden);
   }

@@ -434,4 +434,18 @@ const uint8_t* GGUFFile::tensor_data(const GGUFTensorInfo& info) const {
   return mapping_->data() + data_offset_ + info.offset;
 }
 
+bool GGUFFile::rewrite_tensor_once(const GGUFTensorInfo& info,
+                                   const std::function<void(uint8_t*)>& rewrite) const {
+  const uint8_t* data = tensor_data(info);
+  std::lock_guard<std::mutex> lock(rewrite_mutex_);
+  auto [entry, first] = rewritten_.try_emplace(info.offset, false);
+  if (!first) return entry->second;
+  uint8_t* bytes = mapping_->writable(static_cast<size_t>(data - mapping_->data()),
+                                      static_cast<size_t>(info.num_bytes));
+  if (bytes == nullptr) return false;
+  rewrite(bytes);
+  entry->second = true;
+  return true;
+}
+
 }  // namespace vllm

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -106,6 +108,12 @@ class GGUFFile {
   const GGUFTensorInfo& tensor(std::string_view name) const;
   // Pointer to the tensor's bytes inside the mapping; valid while this object lives.
   const uint8_t* tensor_data(const GGUFTensorInfo& info) const;
+  // Rewrites a tensor's bytes in place, once: the first call for a tensor makes its pages
+  // writable in this process's private mapping and runs `rewrite` on tensor_data(info);
+  // later calls only return the first call's result. True when the bytes were rewritten,
+  // false when the pages could not be made writable. The file itself never changes.
+  bool rewrite_tensor_once(const GGUFTensorInfo& info,
+                           const std::function<void(uint8_t*)>& rewrite) const;
   // Drops the resident pages of the header and metadata, mostly the vocabulary, once the
   // model and tokenizer are built. A later getter reads them in again from the file.
   void release_metadata_pages() const;
@@ -121,6 +129,8 @@ class GGUFFile {
   std::unordered_map<std::string, GGUFValue> metadata_;
   std::vector<GGUFTensorInfo> tensors_;
   std::unordered_map<std::string, size_t> tensor_index_;
+  mutable std::mutex rewrite_mutex_;
+  mutable std::unordered_map<uint64_t, bool> rewritten_;  // tensor offset -> rewritten
   friend class GGUFParser;
 };
 

@@ -154,6 +154,9 @@ WeightMatrix slice_rows(const WeightMatrix& weight, int64_t first_row, int64_t n
   VLLM_CHECK(first_row >= 0 && num_rows >= 0 && first_row + num_rows <= weight.rows,
              "rows [{}, {}) are outside a matrix of {} rows", first_row, first_row + num_rows,
              weight.rows);
+  // Row groups are 16 rows; a slice must start and end on a group boundary.
+  VLLM_CHECK(weight.layout == WeightLayout::kRows || (first_row % 16 == 0 && num_rows % 16 == 0),
+             "rows [{}, {}) split a group of 16 rows", first_row, first_row + num_rows);
   WeightMatrix slice = weight;
   slice.rows = num_rows;
   slice.data = weight.data + first_row * weight.row_bytes();

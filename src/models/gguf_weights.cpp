@@ -31,7 +31,15 @@ const GGUFTensorInfo& checked_tensor(const GGUFFile& gguf, const std::string& na
 WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
                                 int64_t cols) {
   const GGUFTensorInfo& info = checked_tensor(gguf, name, {cols, rows});
-  return WeightMatrix{info.type, rows, cols, gguf.tensor_data(info), Device::kCpu};
+  WeightMatrix weight{info.type, rows, cols, gguf.tensor_data(info), Device::kCpu};
+  // Packed in place, in the process's copy of the mapping's pages, so that the packed matrix
+  // takes no more memory than the file's. A tensor read twice (tied embeddings) is packed
+  // once.
+  if (ops::prefers_row_groups(weight) &&
+      gguf.rewrite_tensor_once(info, [&](uint8_t* bytes) { ops::pack_row_groups(weight, bytes); })) {
+    weight.layout = WeightLayout::kRowGroups16;
+  }
+  return weight;
 }
 
 std::vector<float> gguf_vector(const GGUFFile& gguf, const std::string& name, int64_t size) {

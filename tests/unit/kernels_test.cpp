@@ -22,94 +22,13 @@ using cpu::CpuIsa;
 using testing::Encoded;
 using testing::kAllIsas;
 using testing::put_u16;
+using testing::random_blocks;
+using testing::random_floats;
 using testing::random_scale;
 using testing::reference_half;
 
 // Restores the kernels' settings after each test.
 class KernelsTest : public testing::KernelsFixture {};
-
-// Builds `num_blocks` random blocks of `type` and their reference values.
-Encoded random_blocks(GGMLType type, int num_blocks, std::mt19937& rng) {
-  Encoded e;
-  std::uniform_int_distribution<int> byte(0, 255);
-  for (int b = 0; b < num_blocks; ++b) {
-    const uint16_t d = random_scale(rng);
-    const uint16_t m = random_scale(rng);
-    uint8_t qs[32];
-    for (auto& q : qs) q = static_cast<uint8_t>(byte(rng));
-    uint32_t qh = 0;
-    for (int i = 0; i < 4; ++i) qh |= static_cast<uint32_t>(byte(rng)) << (8 * i);
-    const double dd = reference_half(d), dm = reference_half(m);
-    // Element i < 16 uses the low nibble of qs[i], element i >= 16 the high nibble of
-    // qs[i - 16]; Q5 formats take bit 4 of element i from bit i of qh.
-    auto nibble = [&](int i) { return i < 16 ? (qs[i] & 0x0F) : (qs[i - 16] >> 4); };
-    auto fifth_bit = [&](int i) { return static_cast<int>((qh >> i) & 1) << 4; };
-    switch (type) {
-      case GGMLType::Q4_0:
-        put_u16(e.bytes, d);
-        e.bytes.insert(e.bytes.end(), qs, qs + 16);
-        for (int i = 0; i < 32; ++i) e.values.push_back((nibble(i) - 8) * dd);
-        break;
-      case GGMLType::Q4_1:
-        put_u16(e.bytes, d);
-        put_u16(e.bytes, m);
-        e.bytes.insert(e.bytes.end(), qs, qs + 16);
-        for (int i = 0; i < 32; ++i) e.values.push_back(nibble(i) * dd + dm);
-        break;
-      case GGMLType::Q5_0:
-        put_u16(e.bytes, d);
-        for (int i = 0; i < 4; ++i) e.bytes.push_back(static_cast<uint8_t>(qh >> (8 * i)));
-        e.bytes.insert(e.bytes.end(), qs, qs + 16);
-        for (int i = 0; i < 32; ++i) e.values.push_back(((nibble(i) | fifth_bit(i)) - 16) * dd);
-        break;
-      case GGMLType::Q5_1:
-        put_u16(e.bytes, d);
-        put_u16(e.bytes, m);
-        for (int i = 0; i < 4; ++i) e.bytes.push_back(static_cast<uint8_t>(qh >> (8 * i)));
-        e.bytes.insert(e.bytes.end(), qs, qs + 16);
-        for (int i = 0; i < 32; ++i) e.values.push_back((nibble(i) | fifth_bit(i)) * dd + dm);
-        break;
-      case GGMLType::Q8_0:
-        put_u16(e.bytes, d);
-        e.bytes.insert(e.bytes.end(), qs, qs + 32);
-        for (int i = 0; i < 32; ++i) e.values.push_back(static_cast<int8_t>(qs[i]) * dd);
-        break;
-      case GGMLType::F16:
-        for (int i = 0; i < 32; ++i) {
-          // Any half but inf and NaN: exponent 31 is excluded.
-          uint16_t h;
-          do h = static_cast<uint16_t>(byte(rng) | (byte(rng) << 8));
-          while (((h >> 10) & 0x1F) == 0x1F);
-          put_u16(e.bytes, h);
-          e.values.push_back(reference_half(h));
-        }
-        break;
-      case GGMLType::BF16:
-        for (int i = 0; i < 32; ++i) {
-          uint16_t h = static_cast<uint16_t>(byte(rng) | (byte(rng) << 8));
-          if (((h >> 7) & 0xFF) == 0xFF) h &= 0xBFFF;  // keep it finite
-          put_u16(e.bytes, h);
-          uint32_t bits = static_cast<uint32_t>(h) << 16;
-          float f;
-          std::memcpy(&f, &bits, sizeof(f));
-          e.values.push_back(f);
-        }
-        break;
-      case GGMLType::F32:
-        for (int i = 0; i < 32; ++i) {
-          const float f = std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
-          uint8_t raw[4];
-          std::memcpy(raw, &f, 4);
-          e.bytes.insert(e.bytes.end(), raw, raw + 4);
-          e.values.push_back(f);
-        }
-        break;
-      default:
-        ADD_FAILURE() << "no test encoder for " << ggml_type_name(type);
-    }
-  }
-  return e;
-}
 
 const GGMLType kAllTypes[] = {GGMLType::F32,  GGMLType::F16,  GGMLType::BF16, GGMLType::Q4_0,
                               GGMLType::Q4_1, GGMLType::Q5_0, GGMLType::Q5_1, GGMLType::Q8_0};
@@ -148,13 +67,6 @@ struct LinearCase {
   int64_t rows;
   int64_t cols;
 };
-
-std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::uniform_real_distribution<float> dist(-scale, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 TEST_F(KernelsTest, LinearMatchesDoubleReference) {
   // cols of 40 leaves a partial vector for every ISA; 37 rows leave partial tiles.
@@ -276,14 +188,7 @@ TEST_F(KernelsTest, LinearInt8MatchesReference) {
         }
       }
       // The lane sums are exact and the float steps the same on every path.
-      if (first_isa_y.empty()) {
-        first_isa_y = y;
-      } else {
-        for (size_t i = 0; i < y.size(); ++i) {
-          ASSERT_EQ(y[i], first_isa_y[i]) << ggml_type_name(c.type) << " element " << i
-                                          << " on " << cpu::isa_name(isa) << " vs scalar";
-        }
-      }
+      testing::expect_same_as_first_isa(first_isa_y, y, isa, std::string(ggml_type_name(c.type)));
     }
   }
 }

@@ -51,6 +51,20 @@ bool linear_int8_supported(GGMLType type);
 void linear_int8(const float* x, int64_t num_tokens, const WeightMatrix& weight,
                  const float* bias, float* y);
 
+// Row groups (kernels/cpu/linear_row_groups.cpp): the layout of 16 interleaved rows that the
+// AVX-512 VNNI path multiplies with three int8 slices of the activations.
+bool row_groups_supported(GGMLType type);
+// Whether this machine runs `weight` (row layout) faster in row groups.
+bool prefers_row_groups(const WeightMatrix& weight);
+// Writes `weight` (row layout, rows a multiple of 16) in row groups to `dst`, which may be
+// weight.data: each group's bytes are copied before they are overwritten.
+void pack_row_groups(const WeightMatrix& weight, uint8_t* dst);
+// Dequantizes row `row` of a row-group matrix into out[0, cols): the values of the row layout.
+void dequantize_grouped_row(const WeightMatrix& weight, int64_t row, float* out);
+// linear() on a row-group matrix.
+void linear_row_groups(const float* x, int64_t num_tokens, const WeightMatrix& weight,
+                       const float* bias, float* y);
+
 void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
               double eps, float* out);
 

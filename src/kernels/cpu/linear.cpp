@@ -299,6 +299,10 @@ void dot_tile(int mt, int nr, const float* x, int64_t x_stride, const float* w,
 
 void linear(const float* x, int64_t num_tokens, const WeightMatrix& weight, const float* bias,
             float* y) {
+  if (weight.layout == WeightLayout::kRowGroups16) {
+    linear_row_groups(x, num_tokens, weight, bias, y);
+    return;
+  }
   if (activation_quant_enabled() && linear_int8_supported(weight.type)) {
     linear_int8(x, num_tokens, weight, bias, y);
     return;

@@ -1,0 +1,205 @@
+// The row-group layout and its sliced-activation product (kernels/cpu/linear_row_groups.cpp).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "core/errors.h"
+#include "kernel_test_util.h"
+#include "kernels/ops.h"
+#include "model_loader/gguf.h"
+#include "models/decoder_weights.h"
+#include "models/gguf_weights.h"
+#include "test_model.h"
+
+namespace vllm {
+namespace {
+
+using cpu::CpuIsa;
+using testing::Encoded;
+using testing::kAllIsas;
+using testing::random_blocks;
+
+class RowGroupsTest : public testing::KernelsFixture {};
+
+const GGMLType kGroupTypes[] = {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q5_0, GGMLType::Q8_0};
+
+// A matrix in row groups, with the values of its row layout.
+struct Packed {
+  Encoded encoded;
+  std::vector<uint8_t> bytes;  // row-group layout
+  WeightMatrix weight;
+};
+
+Packed make_packed(GGMLType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  Packed p;
+  p.encoded = random_blocks(type, static_cast<int>(rows * cols / 32), rng);
+  const WeightMatrix row_layout{type, rows, cols, p.encoded.bytes.data()};
+  p.bytes.resize(p.encoded.bytes.size());
+  ops::pack_row_groups(row_layout, p.bytes.data());
+  p.weight = row_layout;
+  p.weight.data = p.bytes.data();
+  p.weight.layout = WeightLayout::kRowGroups16;
+  return p;
+}
+
+TEST_F(RowGroupsTest, DequantizeAndEmbeddingGiveRowValues) {
+  for (GGMLType type : kGroupTypes) {
+    std::mt19937 rng(5);
+    const int64_t rows = 32, cols = 96;
+    Packed p = make_packed(type, rows, cols, rng);
+    std::vector<float> out(static_cast<size_t>(rows * cols));
+    ops::dequantize_rows(p.weight, 0, rows, out);
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_EQ(out[i], static_cast<float>(p.encoded.values[i]))
+          << ggml_type_name(type) << " element " << i;
+    }
+    const std::vector<int32_t> ids = {31, 0, 17, 17};
+    std::vector<float> gathered(ids.size() * cols);
+    ops::embedding(p.weight, ids, gathered);
+    for (size_t t = 0; t < ids.size(); ++t) {
+      for (int64_t k = 0; k < cols; ++k) {
+        ASSERT_EQ(gathered[t * cols + k], static_cast<float>(p.encoded.values[ids[t] * cols + k]))
+            << ggml_type_name(type) << " token " << ids[t] << " k=" << k;
+      }
+    }
+    // Packing in place gives the same bytes as packing into a copy.
+    std::vector<uint8_t> in_place = p.encoded.bytes;
+    ops::pack_row_groups(WeightMatrix{type, rows, cols, in_place.data()}, in_place.data());
+    EXPECT_EQ(in_place, p.bytes) << ggml_type_name(type);
+  }
+}
+
+TEST_F(RowGroupsTest, RejectsWhatHasNoLayout) {
+  std::mt19937 rng(6);
+  Encoded e = random_blocks(GGMLType::Q8_0, 20 * 2, rng);
+  std::vector<uint8_t> out(e.bytes.size());
+  // 20 rows are not whole groups; Q5_1 has no group layout.
+  EXPECT_THROW(ops::pack_row_groups(WeightMatrix{GGMLType::Q8_0, 20, 64, e.bytes.data()}, out.data()),
+               InvalidArgument);
+  Encoded q51 = random_blocks(GGMLType::Q5_1, 16, rng);
+  EXPECT_THROW(ops::pack_row_groups(WeightMatrix{GGMLType::Q5_1, 16, 32, q51.bytes.data()}, out.data()),
+               InvalidArgument);
+  Packed p = make_packed(GGMLType::Q8_0, 48, 64, rng);
+  EXPECT_NO_THROW(slice_rows(p.weight, 16, 32));
+  EXPECT_THROW(slice_rows(p.weight, 8, 16), InternalError);
+}
+
+// Against the float64 product of the unquantized activations: the slices represent each
+// activation to within d / 32768 (d = max|x| / 127 of its block), and the float steps round
+// a few times per block.
+TEST_F(RowGroupsTest, LinearMatchesReference) {
+  struct Case {
+    GGMLType type;
+    int64_t rows, cols;
+  };
+  // One group of one block, several groups, and long rows (4096 values); 6 tokens leave a
+  // partial token tile.
+  const Case cases[] = {{GGMLType::Q4_0, 16, 32},   {GGMLType::Q4_1, 16, 32},
+                        {GGMLType::Q5_0, 16, 32},   {GGMLType::Q8_0, 16, 32},
+                        {GGMLType::Q4_0, 48, 96},   {GGMLType::Q4_1, 48, 96},
+                        {GGMLType::Q5_0, 48, 96},   {GGMLType::Q8_0, 48, 96},
+                        {GGMLType::Q4_1, 32, 4096}, {GGMLType::Q5_0, 16, 4096},
+                        {GGMLType::Q8_0, 32, 4096}};
+  for (const Case& c : cases) {
+    std::mt19937 rng(19);
+    Packed p = make_packed(c.type, c.rows, c.cols, rng);
+    const int64_t num_tokens = 6;
+    std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * c.cols), rng, 2.0f);
+    x[3] = 0.0f;
+    std::fill(x.begin() + 32, x.begin() + std::min<int64_t>(64, c.cols), 0.0f);  // d = 0
+    x[c.cols + 5] = 1e-32f;  // a block of one tiny value: below the smallest scale
+    x[2 * c.cols + 1] = 300.0f;  // an outlier: its block's other values get a coarse d
+    std::vector<float> bias = testing::random_floats(static_cast<size_t>(c.rows), rng);
+
+    std::vector<float> first_isa_y;
+    for (CpuIsa isa : kAllIsas) {
+      cpu::set_isa(isa);
+      std::vector<float> y(static_cast<size_t>(num_tokens * c.rows));
+      ops::linear(x, num_tokens, p.weight, bias, y);
+      for (int64_t t = 0; t < num_tokens; ++t) {
+        for (int64_t j = 0; j < c.rows; ++j) {
+          double ref = bias[j], magnitude = std::abs(bias[j]), slice_error = 0.0;
+          for (int64_t b = 0; b < c.cols / 32; ++b) {
+            float amax = 0.0f;
+            for (int64_t k = 32 * b; k < 32 * b + 32; ++k)
+              amax = std::max(amax, std::fabs(x[t * c.cols + k]));
+            for (int64_t k = 32 * b; k < 32 * b + 32; ++k) {
+              const double w = p.encoded.values[j * c.cols + k];
+              ref += x[t * c.cols + k] * w;
+              magnitude += std::abs(x[t * c.cols + k] * w);
+              slice_error += std::abs(w) * (amax / 127.0) / 32768.0;
+            }
+          }
+          ASSERT_NEAR(y[t * c.rows + j], ref, slice_error + 4e-6 * magnitude + 1e-30)
+              << ggml_type_name(c.type) << " " << c.rows << "x" << c.cols << " t=" << t
+              << " j=" << j << " on " << cpu::isa_name(isa);
+        }
+      }
+      // The integer sums are exact and the float steps the same on every path.
+      testing::expect_same_as_first_isa(first_isa_y, y, isa, std::string(ggml_type_name(c.type)));
+    }
+  }
+}
+
+TEST_F(RowGroupsTest, BatchAndThreadInvariant) {
+  for (GGMLType type : kGroupTypes) {
+    std::mt19937 rng(29);
+    Packed p = make_packed(type, 80, 160, rng);
+    const int64_t num_tokens = 9;
+    std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * 160), rng, 3.0f);
+    testing::expect_linear_batch_invariant(p.weight, x, num_tokens,
+                                           std::string(ggml_type_name(type)) + " row groups");
+  }
+}
+
+// A NaN or an infinity makes its token's outputs NaN and leaves the other tokens alone.
+TEST_F(RowGroupsTest, NonFiniteActivationStaysInItsToken) {
+  std::mt19937 rng(31);
+  Packed p = make_packed(GGMLType::Q4_1, 16, 64, rng);
+  std::vector<float> x = testing::random_floats(3 * 64, rng, 1.0f);
+  x[64 + 40] = std::numeric_limits<float>::quiet_NaN();
+  x[128 + 2] = std::numeric_limits<float>::infinity();
+  for (CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    std::vector<float> y(3 * 16);
+    ops::linear(x, 3, p.weight, {}, y);
+    for (int64_t j = 0; j < 16; ++j) {
+      EXPECT_TRUE(std::isfinite(y[j])) << "token 0 row " << j << " on " << cpu::isa_name(isa);
+      EXPECT_TRUE(std::isnan(y[16 + j])) << "token 1 row " << j << " on " << cpu::isa_name(isa);
+      EXPECT_TRUE(std::isnan(y[32 + j])) << "token 2 row " << j << " on " << cpu::isa_name(isa);
+    }
+  }
+}
+
+// The loader packs a GGUF tensor in its mapping once, however often it is read (the tied
+// embeddings are read as the embedding table and as the LM head), and the packed rows
+// dequantize to the file's values.
+TEST_F(RowGroupsTest, GgufTensorPackedOnce) {
+  VLLM_REQUIRE_TEST_MODEL(model_path);
+  const auto gguf = GGUFFile::open(model_path);
+  const auto pristine = GGUFFile::open(model_path);  // a second mapping, never packed
+  const GGUFTensorInfo& info = gguf->tensor("token_embd.weight");
+  const int64_t cols = info.shape[0], rows = info.shape[1];
+  const WeightMatrix first = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols);
+  const WeightMatrix second = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols);
+  EXPECT_EQ(first.layout, second.layout);
+  const WeightMatrix file_rows{info.type, rows, cols, pristine->tensor_data(info)};
+  if (!ops::prefers_row_groups(file_rows)) {
+    EXPECT_EQ(first.layout, WeightLayout::kRows);
+    GTEST_SKIP() << "this machine keeps " << ggml_type_name(info.type) << " rows in the file layout";
+  }
+  EXPECT_EQ(first.layout, WeightLayout::kRowGroups16);
+  for (int64_t row : {int64_t{0}, int64_t{17}, rows - 1}) {
+    std::vector<float> expected(static_cast<size_t>(cols)), packed(static_cast<size_t>(cols));
+    ops::dequantize_rows(file_rows, row, 1, expected);
+    ops::dequantize_rows(second, row, 1, packed);
+    ASSERT_EQ(packed, expected) << "row " << row;
+  }
+}
+
+}  // namespace
+}  // namespace vllm
