@@ -18,6 +18,9 @@ MEMORY_HEADROOM = 1.15
 # BF16 and VNNI: quantized weights meet activations quantized to 8 bits in integer dot
 # products, BF16 weights use the BF16 dot instruction. Shown for context only.
 LLAMA_COMPUTE_TYPE = {"F32": "fp32_fma", "F16": "fp32_fma", "BF16": "bf16_dot"}
+# Weight types whose matrices the engine multiplies with vpdpbusd on three int8 slices of the
+# activations (row groups) on a VNNI CPU; the others use float32 FMAs.
+ENGINE_ROW_GROUP_TYPES = {"Q4_0", "Q4_1", "Q5_0", "Q8_0"}
 
 
 def _result(value: Optional[float], goal: float, missing: str) -> str:
@@ -33,8 +36,22 @@ def _ratio(ours: Optional[float], theirs: Optional[float]) -> Optional[float]:
 
 
 def _peak(limits: dict[str, Any], compute_type: str) -> Optional[float]:
-    entry = limits.get(f"{compute_type}_gops")
-    return entry["best"] * 1e9 if entry else None
+    # Three vpdpbusd products per multiply-add of a float32 activation.
+    slices = 3 if compute_type == "int8_vnni_3slice" else 1
+    entry = limits.get(f"{compute_type.removesuffix('_3slice')}_gops")
+    return entry["best"] * 1e9 / slices if entry else None
+
+
+def engine_compute_type(model: dict[str, Any], limits: dict[str, Any],
+                        args: argparse.Namespace) -> str:
+    """The arithmetic whose peak the engine's flops percentages divide by. "auto" picks the
+    three-slice int8 peak for a model whose main weight type runs in row groups (a mixed
+    model such as Gemma 3 Q4_K_M is then measured against its faster arithmetic), else fp32."""
+    if args.engine_compute_type != "auto":
+        return args.engine_compute_type
+    if "int8_vnni_gops" in limits and model["main_weight_type"] in ENGINE_ROW_GROUP_TYPES:
+        return "int8_vnni_3slice"
+    return "fp32_fma"
 
 
 def _missing_reason(model: dict[str, Any], engine_key: str) -> str:
@@ -99,7 +116,8 @@ def _model_rows(model: dict[str, Any], limits: dict[str, Any],
         _result(fraction, DECODE_BANDWIDTH_FRACTION, _missing_reason(model, "engine_tg")),
         "%", f"{model['decode_bytes_per_token'] / 1e6:.1f} MB/token; reference: llama.cpp")
 
-    engine_peak = _peak(limits, args.engine_compute_type)
+    engine_type = engine_compute_type(model, limits, args)
+    engine_peak = _peak(limits, engine_type)
     llama_type = LLAMA_COMPUTE_TYPE.get(model["main_weight_type"], "int8_vnni")
     llama_peak = _peak(limits, llama_type)
 
@@ -115,14 +133,14 @@ def _model_rows(model: dict[str, Any], limits: dict[str, Any],
         compute_fraction(model["llama_pp"], model["prefill_flops_per_token"], llama_peak),
         fraction, COMPUTE_FRACTION,
         _result(fraction, COMPUTE_FRACTION, _missing_reason(model, "engine_pp")), "%",
-        f"engine peak: {args.engine_compute_type}; llama.cpp peak: {llama_type}")
+        f"engine peak: {engine_type}; llama.cpp peak: {llama_type}")
     fraction = compute_fraction(model["engine_batch"], model["batch_flops_per_token"],
                                 engine_peak)
     add(f"{batch}: flop/s / peak", fraction,
         compute_fraction(model["llama_batch"], model["batch_flops_per_token"], llama_peak),
         fraction, COMPUTE_FRACTION,
         _result(fraction, COMPUTE_FRACTION, _missing_reason(model, "engine_batch")), "%",
-        f"engine peak: {args.engine_compute_type}; llama.cpp peak: {llama_type}")
+        f"engine peak: {engine_type}; llama.cpp peak: {llama_type}")
 
     loaded = model["engine_loaded"]
     budget = (model["weight_bytes"] + model["kv_budget_bytes"]) * MEMORY_HEADROOM

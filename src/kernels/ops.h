@@ -3,8 +3,9 @@
 // throws InvalidArgument "unsupported device" for it. Model code includes only this header.
 //
 // All activations, norms, rope, softmax and the KV cache are float32. Weights keep their
-// file format (F32, F16, BF16 or a ggml block format) and are dequantized one block at a
-// time inside the ops. Every output element is computed by one thread in an order fixed by
+// file format (F32, F16, BF16 or a ggml block format), in the file's row order or in row
+// groups (WeightLayout), and are dequantized one block at a time inside the ops, or meet
+// int8 slices of the activations in integer dot products. Every output element is computed by one thread in an order fixed by
 // the data, so results never depend on the batch around a token or on the thread count.
 #pragma once
 

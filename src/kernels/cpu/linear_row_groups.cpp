@@ -25,8 +25,8 @@
 // With w the weight's signed integer code (Q8_0: int8, Q4_0: nibble - 8, Q4_1: nibble,
 // Q5_0: 5-bit value - 16), each output y[t, r] is, over blocks b in order:
 //   S1  = sum_i w_i q1_i,  S23 = sum_i w_i (128 q2_i + q3_i)        (exact int32)
-//   s1  = d_w * d_x,  s23 = s1 / 16384                              (one rounding)
-//   acc = fma(float(S1), s1, acc);  acc = fma(float(S23), s23, acc)
+//   sum = fma(float(S23), 1 / 16384, float(S1))
+//   acc = fma(sum, d_w * d_x, acc)
 //   acc = fma(m_w, sum_x, acc)                                      (Q4_1 only)
 // where sum_x = float(sum_i (16384 q1_i + 128 q2_i + q3_i)) * (d_x / 16384). The integer sums
 // are exact and the float steps the same on the scalar and VNNI paths, so a token's output
@@ -363,9 +363,9 @@ void tile_scalar(int mt, const SlicedBlock* x, int64_t x_stride, const uint8_t* 
           s1 += w * a.q1[i];
           s23 += w * (128 * a.q2[i] + a.q3[i]);
         }
-        const float scale1 = half_to_float(static_cast<uint16_t>(block[2 * l] | block[2 * l + 1] << 8)) * a.d;
-        acc = std::fma(static_cast<float>(s1), scale1, acc);
-        acc = std::fma(static_cast<float>(s23), scale1 * kSlice3Scale, acc);
+        const float dw = half_to_float(static_cast<uint16_t>(block[2 * l] | block[2 * l + 1] << 8));
+        const float sum = std::fma(static_cast<float>(s23), kSlice3Scale, static_cast<float>(s1));
+        acc = std::fma(sum, dw * a.d, acc);
         if constexpr (T == GGMLType::Q4_1) {
           const float m = half_to_float(static_cast<uint16_t>(block[32 + 2 * l] | block[33 + 2 * l] << 8));
           acc = std::fma(m, a.sum, acc);
@@ -417,6 +417,12 @@ VLLM_VNNI_TARGET inline __m512i broadcast_quad(const int8_t* q, int j) {
   return _mm512_set1_epi32(v);
 }
 
+// acc += vpdpbusd(w, the 4 bytes at q in every lane), with the bytes as the instruction's
+// broadcast memory operand: GCC 12 otherwise loads them with a separate vpbroadcastd.
+VLLM_VNNI_TARGET inline void dpbusd_broadcast(__m512i& acc, __m512i w, const int8_t* q) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*reinterpret_cast<const int32_t*>(q)));
+}
+
 template <GGMLType T, int MT>
 VLLM_VNNI_TARGET void tile_vnni(const SlicedBlock* x, int64_t x_stride, const uint8_t* group,
                                 int64_t num_blocks, float* y, int64_t y_stride) {
@@ -442,18 +448,18 @@ VLLM_VNNI_TARGET void tile_vnni(const SlicedBlock* x, int64_t x_stride, const ui
       __m512i s2 = _mm512_setzero_si512();
       __m512i s3 = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j) {
-        s1 = _mm512_dpbusd_epi32(s1, w[j], broadcast_quad(a.q1, j));
-        s2 = _mm512_dpbusd_epi32(s2, w[j], broadcast_quad(a.q2, j));
-        s3 = _mm512_dpbusd_epi32(s3, w[j], broadcast_quad(a.q3, j));
+        dpbusd_broadcast(s1, w[j], a.q1 + 4 * j);
+        dpbusd_broadcast(s2, w[j], a.q2 + 4 * j);
+        dpbusd_broadcast(s3, w[j], a.q3 + 4 * j);
       }
       __m512i s23 = _mm512_add_epi32(_mm512_slli_epi32(s2, 7), s3);
       if constexpr (GroupFormat<T>::kOffset != 0) {
         s1 = _mm512_add_epi32(s1, _mm512_set1_epi32(-GroupFormat<T>::kOffset * a.sum1));
         s23 = _mm512_add_epi32(s23, _mm512_set1_epi32(-GroupFormat<T>::kOffset * a.sum23));
       }
-      const __m512 scale1 = _mm512_mul_ps(dw, _mm512_set1_ps(a.d));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1), scale1, acc[t]);
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_mul_ps(scale1, slice3_scale), acc[t]);
+      const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), slice3_scale,
+                                         _mm512_cvtepi32_ps(s1));
+      acc[t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc[t]);
       if constexpr (T == GGMLType::Q4_1) {
         acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.sum), acc[t]);
       }
