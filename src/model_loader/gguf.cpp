@@ -10,7 +10,11 @@
 // value is an element type u32, a u64 count, then the elements.
 #include "model_loader/gguf.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <string_view>
@@ -434,18 +438,66 @@ const uint8_t* GGUFFile::tensor_data(const GGUFTensorInfo& info) const {
   return mapping_->data() + data_offset_ + info.offset;
 }
 
-bool GGUFFile::rewrite_tensor_once(const GGUFTensorInfo& info,
-                                   const std::function<void(uint8_t*)>& rewrite) const {
-  const uint8_t* data = tensor_data(info);
-  std::lock_guard<std::mutex> lock(rewrite_mutex_);
-  auto [entry, first] = rewritten_.try_emplace(info.offset, false);
-  if (!first) return entry->second;
-  uint8_t* bytes = mapping_->writable(static_cast<size_t>(data - mapping_->data()),
-                                      static_cast<size_t>(info.num_bytes));
-  if (bytes == nullptr) return false;
-  rewrite(bytes);
-  entry->second = true;
-  return true;
+// Anonymous memory advised to transparent huge pages, handed out front to back. Regions
+// never handed out are never touched, so they cost address space only.
+class HugePageArena {
+ public:
+  explicit HugePageArena(size_t capacity) : capacity_(capacity + kHugePage) {
+    void* address = ::mmap(nullptr, capacity_, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (address == MAP_FAILED) {
+      throw ModelLoadError(fmt::format("failed to reserve {} bytes for model weights: {}",
+                                       capacity_, std::strerror(errno)));
+    }
+    base_ = static_cast<uint8_t*>(address);
+    // Best effort: without huge pages the weights still work, on 4 KiB pages.
+    ::madvise(base_, capacity_, MADV_HUGEPAGE);
+    next_ = (reinterpret_cast<uintptr_t>(base_) + kHugePage - 1) / kHugePage * kHugePage -
+            reinterpret_cast<uintptr_t>(base_);
+  }
+  ~HugePageArena() { ::munmap(base_, capacity_); }
+  HugePageArena(const HugePageArena&) = delete;
+  HugePageArena& operator=(const HugePageArena&) = delete;
+
+  uint8_t* allocate(size_t bytes) {
+    VLLM_CHECK(bytes <= capacity_ - next_, "weight arena of {} bytes is full", capacity_);
+    uint8_t* out = base_ + next_;
+    next_ += (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    return out;
+  }
+
+ private:
+  static constexpr size_t kHugePage = size_t{2} << 20;
+  static constexpr size_t kAlignment = 64;
+  uint8_t* base_ = nullptr;
+  size_t capacity_ = 0;
+  size_t next_ = 0;
+};
+
+const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, size_t granule,
+                                          const TensorCopy& copy) const {
+  constexpr size_t kChunkBytes = size_t{4} << 20;
+  const uint8_t* src = tensor_data(info);
+  const auto length = static_cast<size_t>(info.num_bytes);
+  VLLM_CHECK(granule > 0 && length % granule == 0,
+             "tensor '{}' of {} bytes is not whole units of {} bytes", info.name, length, granule);
+  std::lock_guard<std::mutex> lock(copy_mutex_);
+  if (auto it = copies_.find(info.offset); it != copies_.end()) return it->second;
+  if (arena_ == nullptr) {
+    // Room for every tensor, rounded up: only what is copied is ever touched.
+    size_t capacity = 0;
+    for (const GGUFTensorInfo& tensor : tensors_) capacity += static_cast<size_t>(tensor.num_bytes) + 64;
+    arena_ = std::make_shared<HugePageArena>(capacity);
+  }
+  uint8_t* dst = arena_->allocate(length);
+  const size_t step = std::max<size_t>(1, kChunkBytes / granule) * granule;
+  for (size_t begin = 0; begin < length; begin += step) {
+    const size_t chunk = std::min(step, length - begin);
+    copy(dst, src, begin, chunk);
+    mapping_->release(static_cast<size_t>(src - mapping_->data()) + begin, chunk);
+  }
+  copies_.emplace(info.offset, dst);
+  return dst;
 }
 
 }  // namespace vllm

@@ -72,6 +72,7 @@ struct GGUFTensorInfo {
 };
 
 class MappedFile;
+class HugePageArena;
 
 class GGUFFile {
  public:
@@ -108,12 +109,17 @@ class GGUFFile {
   const GGUFTensorInfo& tensor(std::string_view name) const;
   // Pointer to the tensor's bytes inside the mapping; valid while this object lives.
   const uint8_t* tensor_data(const GGUFTensorInfo& info) const;
-  // Rewrites a tensor's bytes in place, once: the first call for a tensor makes its pages
-  // writable in this process's private mapping and runs `rewrite` on tensor_data(info);
-  // later calls only return the first call's result. True when the bytes were rewritten,
-  // false when the pages could not be made writable. The file itself never changes.
-  bool rewrite_tensor_once(const GGUFTensorInfo& info,
-                           const std::function<void(uint8_t*)>& rewrite) const;
+  // Copies a tensor, once, out of the file mapping into anonymous memory on transparent huge
+  // pages, which the CPU streams faster than the mapping's 4 KiB pages, and returns the copy.
+  // `copy(dst, src, begin, length)` writes bytes [begin, begin + length) of the copy from the
+  // same range of the tensor. It runs on ranges of about 4 MiB that are whole multiples of
+  // `granule` bytes, and each range's file pages are dropped from the process after it, so the
+  // copy adds at most one range to the resident size. Later calls for the tensor return the
+  // first copy without calling `copy`. Copies live as long as this object.
+  using TensorCopy = std::function<void(uint8_t* dst, const uint8_t* src, size_t begin,
+                                        size_t length)>;
+  const uint8_t* copy_tensor_once(const GGUFTensorInfo& info, size_t granule,
+                                  const TensorCopy& copy) const;
   // Drops the resident pages of the header and metadata, mostly the vocabulary, once the
   // model and tokenizer are built. A later getter reads them in again from the file.
   void release_metadata_pages() const;
@@ -129,8 +135,9 @@ class GGUFFile {
   std::unordered_map<std::string, GGUFValue> metadata_;
   std::vector<GGUFTensorInfo> tensors_;
   std::unordered_map<std::string, size_t> tensor_index_;
-  mutable std::mutex rewrite_mutex_;
-  mutable std::unordered_map<uint64_t, bool> rewritten_;  // tensor offset -> rewritten
+  mutable std::mutex copy_mutex_;
+  mutable std::shared_ptr<HugePageArena> arena_;  // made by the first copy
+  mutable std::unordered_map<uint64_t, const uint8_t*> copies_;  // tensor offset -> copy
   friend class GGUFParser;
 };
 

@@ -57,17 +57,8 @@ void MappedFile::release(size_t offset, size_t length) const {
   const size_t begin = (offset + page - 1) / page * page;
   const size_t end = std::min(size_, offset + length) / page * page;
   if (data_ == nullptr || begin >= end) return;
+  // The mapping is private and read-only, so every page still matches the file.
   ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
-}
-
-uint8_t* MappedFile::writable(size_t offset, size_t length) const {
-  if (data_ == nullptr || offset > size_ || length > size_ - offset) return nullptr;
-  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t begin = offset / page * page;
-  const size_t end = offset + length;
-  auto* base = const_cast<uint8_t*>(data_);
-  if (::mprotect(base + begin, end - begin, PROT_READ | PROT_WRITE) != 0) return nullptr;
-  return base + offset;
 }
 
 MappedFile::~MappedFile() {

@@ -21,14 +21,8 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   // Drops the resident pages wholly inside [offset, offset + length) from this process;
-  // a later read faults them in again from the file, losing what `writable` let the process
-  // change there. Best effort: errors are ignored.
+  // a later read faults them in again from the file. Best effort: errors are ignored.
   void release(size_t offset, size_t length) const;
-  // Makes the pages of [offset, offset + length) writable and returns data() + offset, or
-  // null when the system refuses. The mapping is private: a written page becomes this
-  // process's own copy (the same resident size as the file page it replaces), and the file
-  // never changes.
-  uint8_t* writable(size_t offset, size_t length) const;
 
  private:
   std::string path_;

@@ -1,5 +1,7 @@
 #include "models/gguf_weights.h"
 
+#include <cstring>
+
 #include "core/errors.h"
 #include "model_loader/gguf.h"
 
@@ -32,13 +34,23 @@ WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, i
                                 int64_t cols) {
   const GGUFTensorInfo& info = checked_tensor(gguf, name, {cols, rows});
   WeightMatrix weight{info.type, rows, cols, gguf.tensor_data(info), Device::kCpu};
-  // Packed in place, in the process's copy of the mapping's pages, so that the packed matrix
-  // takes no more memory than the file's. A tensor read twice (tied embeddings) is packed
-  // once.
-  if (ops::prefers_row_groups(weight) &&
-      gguf.rewrite_tensor_once(info, [&](uint8_t* bytes) { ops::pack_row_groups(weight, bytes); })) {
-    weight.layout = WeightLayout::kRowGroups16;
-  }
+  // Matrices are streamed once per decode step: they move to huge pages, and the int8
+  // kernels' matrices into row groups on the way. A tensor read twice (tied embeddings) is
+  // copied once.
+  const bool row_groups = ops::prefers_row_groups(weight);
+  const int64_t row_bytes = weight.row_bytes();
+  const size_t granule = static_cast<size_t>((row_groups ? 16 : 1) * row_bytes);
+  weight.data = gguf.copy_tensor_once(
+      info, granule, [&](uint8_t* dst, const uint8_t* src, size_t begin, size_t length) {
+        if (!row_groups) {
+          std::memcpy(dst + begin, src + begin, length);
+          return;
+        }
+        const WeightMatrix rows_part{weight.type, static_cast<int64_t>(length) / row_bytes,
+                                     cols, src + begin, Device::kCpu};
+        ops::pack_row_groups(rows_part, dst + begin);
+      });
+  if (row_groups) weight.layout = WeightLayout::kRowGroups16;
   return weight;
 }
 

@@ -175,10 +175,10 @@ TEST_F(RowGroupsTest, NonFiniteActivationStaysInItsToken) {
   }
 }
 
-// The loader packs a GGUF tensor in its mapping once, however often it is read (the tied
-// embeddings are read as the embedding table and as the LM head), and the packed rows
+// The loader copies a GGUF matrix out of the mapping once, however often it is read (the
+// tied embeddings are read as the embedding table and as the LM head), and the copied rows
 // dequantize to the file's values.
-TEST_F(RowGroupsTest, GgufTensorPackedOnce) {
+TEST_F(RowGroupsTest, GgufTensorCopiedOnce) {
   VLLM_REQUIRE_TEST_MODEL(model_path);
   const auto gguf = GGUFFile::open(model_path);
   const auto pristine = GGUFFile::open(model_path);  // a second mapping, never packed
@@ -187,6 +187,8 @@ TEST_F(RowGroupsTest, GgufTensorPackedOnce) {
   const WeightMatrix first = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols);
   const WeightMatrix second = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols);
   EXPECT_EQ(first.layout, second.layout);
+  EXPECT_EQ(first.data, second.data);
+  EXPECT_NE(first.data, gguf->tensor_data(info));
   const WeightMatrix file_rows{info.type, rows, cols, pristine->tensor_data(info)};
   if (!ops::prefers_row_groups(file_rows)) {
     EXPECT_EQ(first.layout, WeightLayout::kRows);
