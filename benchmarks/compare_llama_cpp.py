@@ -90,7 +90,7 @@ def parse_args() -> argparse.Namespace:
                         choices=["auto", "fp32_fma", "bf16_dot", "int8_vnni", "int8_vnni_3slice"],
                         help="arithmetic this engine's matrix products use, whose peak the "
                              "flops percentages divide by; int8_vnni_3slice is the int8 peak "
-                             "over 3, auto picks it for Q4_0, Q4_1, Q5_0 and Q8_0 models on a "
+                             "over 3, auto picks it for Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K models on a "
                              "VNNI CPU and fp32_fma otherwise (default: %(default)s)")
     parser.add_argument("--engine-python", default=str(REPO / ".venv/bin/python"),
                         help="Python with the installed vllm package (default: %(default)s)")

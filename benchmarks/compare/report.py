@@ -20,7 +20,7 @@ MEMORY_HEADROOM = 1.15
 LLAMA_COMPUTE_TYPE = {"F32": "fp32_fma", "F16": "fp32_fma", "BF16": "bf16_dot"}
 # Weight types whose matrices the engine multiplies with vpdpbusd on three int8 slices of the
 # activations (row groups) on a VNNI CPU; the others use float32 FMAs.
-ENGINE_ROW_GROUP_TYPES = {"Q4_0", "Q4_1", "Q5_0", "Q8_0"}
+ENGINE_ROW_GROUP_TYPES = {"Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K"}
 
 
 def _result(value: Optional[float], goal: float, missing: str) -> str:

@@ -91,13 +91,13 @@ struct AttentionMetadata {
 namespace ops {
 
 // Whether `weight` (in the row layout) runs faster on this machine in the 16-row groups
-// layout: Q4_0, Q4_1, Q5_0 and Q8_0 matrices of a multiple of 16 rows on an AVX-512 VNNI
+// layout: Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K matrices of a multiple of 16 rows on an AVX-512 VNNI
 // CPU. Those products then use int8 dot products on three slices of the activations, which
 // agree with float32 to about 2^-22 of each 32-element block's largest activation.
 bool prefers_row_groups(const WeightMatrix& weight);
 // Writes `weight` (row layout) to `dst` in the row-group layout; `dst` may be weight.data.
 // Any CPU can pack and run row groups (AVX-512 VNNI or a scalar path of the same results).
-// Throws InvalidArgument unless the matrix is Q4_0, Q4_1, Q5_0 or Q8_0 of a multiple of 16
+// Throws InvalidArgument unless the matrix is Q4_0, Q4_1, Q5_0, Q8_0 or Q4_K of a multiple of 16
 // rows, in the row layout.
 void pack_row_groups(const WeightMatrix& weight, uint8_t* dst);
 

@@ -149,6 +149,50 @@ inline Encoded random_blocks(GGMLType type, int num_blocks, std::mt19937& rng) {
   return e;
 }
 
+inline int random_int(std::mt19937& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
+}
+
+// Q4_K, or Q5_K when five_bit is set. The block starts with d, dmin and the 8 six-bit
+// scales and mins packed into 12 bytes. Q5_K then has 32 bytes in which bit s of byte l is
+// bit 4 of element l of sub-block s. Last come 128 bytes: byte 32c + l holds element l of
+// sub-block 2c in its low nibble and of sub-block 2c + 1 in its high nibble.
+inline void encode_q4_k_block(bool five_bit, std::mt19937& rng, Encoded& e) {
+  const uint16_t d = random_scale(rng), dmin = random_scale(rng);
+  int scale[8], min[8], code[256];
+  for (int s = 0; s < 8; ++s) {
+    scale[s] = random_int(rng, 0, 63);
+    min[s] = random_int(rng, 0, 63);
+  }
+  for (int& c : code) c = random_int(rng, 0, five_bit ? 31 : 15);
+  put_u16(e.bytes, d);
+  put_u16(e.bytes, dmin);
+  uint8_t packed[12];
+  for (int j = 0; j < 4; ++j) {
+    packed[j] = static_cast<uint8_t>(scale[j] | ((scale[j + 4] >> 4) << 6));
+    packed[j + 4] = static_cast<uint8_t>(min[j] | ((min[j + 4] >> 4) << 6));
+    packed[j + 8] = static_cast<uint8_t>((scale[j + 4] & 0x0F) | ((min[j + 4] & 0x0F) << 4));
+  }
+  e.bytes.insert(e.bytes.end(), packed, packed + 12);
+  if (five_bit) {
+    for (int l = 0; l < 32; ++l) {
+      uint8_t high = 0;
+      for (int s = 0; s < 8; ++s) high |= static_cast<uint8_t>(((code[32 * s + l] >> 4) & 1) << s);
+      e.bytes.push_back(high);
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      const int lo = code[64 * c + l] & 0x0F, hi = code[64 * c + 32 + l] & 0x0F;
+      e.bytes.push_back(static_cast<uint8_t>(lo | (hi << 4)));
+    }
+  }
+  for (int i = 0; i < 256; ++i) {
+    const int s = i / 32;
+    e.values.push_back(reference_half(d) * scale[s] * code[i] - reference_half(dmin) * min[s]);
+  }
+}
+
 // n floats uniform in [-scale, scale).
 inline std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
   std::uniform_real_distribution<float> dist(-scale, scale);

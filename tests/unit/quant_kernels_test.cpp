@@ -28,55 +28,13 @@ namespace {
 using cpu::CpuIsa;
 
 using testing::Encoded;
+using testing::encode_q4_k_block;
 using testing::kAllIsas;
+using testing::random_int;
 const GGMLType kTypes[] = {GGMLType::Q5_0, GGMLType::Q4_K, GGMLType::Q5_K, GGMLType::Q6_K,
                            GGMLType::Q8_K};
 
 class QuantKernelsTest : public testing::KernelsFixture {};
-
-int random_int(std::mt19937& rng, int lo, int hi) {
-  return std::uniform_int_distribution<int>(lo, hi)(rng);
-}
-
-// Q4_K, or Q5_K when five_bit is set. The block starts with d, dmin and the 8 six-bit
-// scales and mins packed into 12 bytes. Q5_K then has 32 bytes in which bit s of byte l is
-// bit 4 of element l of sub-block s. Last come 128 bytes: byte 32c + l holds element l of
-// sub-block 2c in its low nibble and of sub-block 2c + 1 in its high nibble.
-void encode_q4_k_block(bool five_bit, std::mt19937& rng, Encoded& e) {
-  const uint16_t d = testing::random_scale(rng), dmin = testing::random_scale(rng);
-  int scale[8], min[8], code[256];
-  for (int s = 0; s < 8; ++s) {
-    scale[s] = random_int(rng, 0, 63);
-    min[s] = random_int(rng, 0, 63);
-  }
-  for (int& c : code) c = random_int(rng, 0, five_bit ? 31 : 15);
-  testing::put_u16(e.bytes, d);
-  testing::put_u16(e.bytes, dmin);
-  uint8_t packed[12];
-  for (int j = 0; j < 4; ++j) {
-    packed[j] = static_cast<uint8_t>(scale[j] | ((scale[j + 4] >> 4) << 6));
-    packed[j + 4] = static_cast<uint8_t>(min[j] | ((min[j + 4] >> 4) << 6));
-    packed[j + 8] = static_cast<uint8_t>((scale[j + 4] & 0x0F) | ((min[j + 4] & 0x0F) << 4));
-  }
-  e.bytes.insert(e.bytes.end(), packed, packed + 12);
-  if (five_bit) {
-    for (int l = 0; l < 32; ++l) {
-      uint8_t high = 0;
-      for (int s = 0; s < 8; ++s) high |= static_cast<uint8_t>(((code[32 * s + l] >> 4) & 1) << s);
-      e.bytes.push_back(high);
-    }
-  }
-  for (int c = 0; c < 4; ++c) {
-    for (int l = 0; l < 32; ++l) {
-      const int lo = code[64 * c + l] & 0x0F, hi = code[64 * c + 32 + l] & 0x0F;
-      e.bytes.push_back(static_cast<uint8_t>(lo | (hi << 4)));
-    }
-  }
-  for (int i = 0; i < 256; ++i) {
-    const int s = i / 32;
-    e.values.push_back(testing::reference_half(d) * scale[s] * code[i] - testing::reference_half(dmin) * min[s]);
-  }
-}
 
 // Q6_K: 6-bit codes c, x = d * scale[i / 16] * (c - 32). Element i = 128h + 32g + l takes
 // its low 4 bits from byte 64h + 32 (g % 2) + l of ql (low nibble for g < 2) and its top

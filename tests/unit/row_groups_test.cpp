@@ -25,7 +25,8 @@ using testing::random_blocks;
 
 class RowGroupsTest : public testing::KernelsFixture {};
 
-const GGMLType kGroupTypes[] = {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q5_0, GGMLType::Q8_0};
+const GGMLType kGroupTypes[] = {GGMLType::Q4_0, GGMLType::Q4_1, GGMLType::Q5_0, GGMLType::Q8_0,
+                                GGMLType::Q4_K};
 
 // A matrix in row groups, with the values of its row layout.
 struct Packed {
@@ -36,7 +37,11 @@ struct Packed {
 
 Packed make_packed(GGMLType type, int64_t rows, int64_t cols, std::mt19937& rng) {
   Packed p;
-  p.encoded = random_blocks(type, static_cast<int>(rows * cols / 32), rng);
+  if (type == GGMLType::Q4_K) {
+    for (int64_t b = 0; b < rows * cols / 256; ++b) testing::encode_q4_k_block(false, rng, p.encoded);
+  } else {
+    p.encoded = random_blocks(type, static_cast<int>(rows * cols / 32), rng);
+  }
   const WeightMatrix row_layout{type, rows, cols, p.encoded.bytes.data()};
   p.bytes.resize(p.encoded.bytes.size());
   ops::pack_row_groups(row_layout, p.bytes.data());
@@ -49,12 +54,16 @@ Packed make_packed(GGMLType type, int64_t rows, int64_t cols, std::mt19937& rng)
 TEST_F(RowGroupsTest, DequantizeAndEmbeddingGiveRowValues) {
   for (GGMLType type : kGroupTypes) {
     std::mt19937 rng(5);
-    const int64_t rows = 32, cols = 96;
+    const int64_t rows = 32, cols = type == GGMLType::Q4_K ? 512 : 96;
     Packed p = make_packed(type, rows, cols, rng);
+    const WeightMatrix row_layout{type, rows, cols, p.encoded.bytes.data()};
+    std::vector<float> expected(static_cast<size_t>(rows * cols));
+    ops::dequantize_rows(row_layout, 0, rows, expected);
     std::vector<float> out(static_cast<size_t>(rows * cols));
     ops::dequantize_rows(p.weight, 0, rows, out);
     for (size_t i = 0; i < out.size(); ++i) {
-      ASSERT_EQ(out[i], static_cast<float>(p.encoded.values[i]))
+      ASSERT_EQ(out[i], expected[i]) << ggml_type_name(type) << " element " << i;
+      ASSERT_NEAR(out[i], p.encoded.values[i], 1e-6 * std::abs(p.encoded.values[i]))
           << ggml_type_name(type) << " element " << i;
     }
     const std::vector<int32_t> ids = {31, 0, 17, 17};
@@ -62,7 +71,7 @@ TEST_F(RowGroupsTest, DequantizeAndEmbeddingGiveRowValues) {
     ops::embedding(p.weight, ids, gathered);
     for (size_t t = 0; t < ids.size(); ++t) {
       for (int64_t k = 0; k < cols; ++k) {
-        ASSERT_EQ(gathered[t * cols + k], static_cast<float>(p.encoded.values[ids[t] * cols + k]))
+        ASSERT_EQ(gathered[t * cols + k], expected[ids[t] * cols + k])
             << ggml_type_name(type) << " token " << ids[t] << " k=" << k;
       }
     }
@@ -103,14 +112,15 @@ TEST_F(RowGroupsTest, LinearMatchesReference) {
                         {GGMLType::Q4_0, 48, 96},   {GGMLType::Q4_1, 48, 96},
                         {GGMLType::Q5_0, 48, 96},   {GGMLType::Q8_0, 48, 96},
                         {GGMLType::Q4_1, 32, 4096}, {GGMLType::Q5_0, 16, 4096},
-                        {GGMLType::Q8_0, 32, 4096}};
+                        {GGMLType::Q8_0, 32, 4096}, {GGMLType::Q4_K, 16, 256},
+                        {GGMLType::Q4_K, 48, 768},  {GGMLType::Q4_K, 16, 4096}};
   for (const Case& c : cases) {
     std::mt19937 rng(19);
     Packed p = make_packed(c.type, c.rows, c.cols, rng);
     const int64_t num_tokens = 6;
     std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * c.cols), rng, 2.0f);
     x[3] = 0.0f;
-    std::fill(x.begin() + 32, x.begin() + std::min<int64_t>(64, c.cols), 0.0f);  // d = 0
+    std::fill(x.begin() + std::min<int64_t>(32, c.cols - 32), x.begin() + std::min<int64_t>(64, c.cols), 0.0f);  // d = 0
     x[c.cols + 5] = 1e-32f;  // a block of one tiny value: below the smallest scale
     x[2 * c.cols + 1] = 300.0f;  // an outlier: its block's other values get a coarse d
     std::vector<float> bias = testing::random_floats(static_cast<size_t>(c.rows), rng);
@@ -148,9 +158,10 @@ TEST_F(RowGroupsTest, LinearMatchesReference) {
 TEST_F(RowGroupsTest, BatchAndThreadInvariant) {
   for (GGMLType type : kGroupTypes) {
     std::mt19937 rng(29);
-    Packed p = make_packed(type, 80, 160, rng);
+    const int64_t cols = type == GGMLType::Q4_K ? 512 : 160;
+    Packed p = make_packed(type, 80, cols, rng);
     const int64_t num_tokens = 9;
-    std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * 160), rng, 3.0f);
+    std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * cols), rng, 3.0f);
     testing::expect_linear_batch_invariant(p.weight, x, num_tokens,
                                            std::string(ggml_type_name(type)) + " row groups");
   }

@@ -1,8 +1,9 @@
-// Linear layer on Q4_0, Q4_1, Q5_0 and Q8_0 weights stored in row groups, with activations
+// Linear layer on Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K weights stored in row groups, with activations
 // split into three int8 slices. Only the AVX-512 VNNI path packs weights this way.
 //
-// Row-group layout: 16 consecutive rows form a group, stored as the group's 32-element
-// blocks in increasing k. One group block holds, for the 16 rows (lanes) l:
+// Row-group layout: 16 consecutive rows form a group, stored as the group's file blocks in
+// increasing k (Q4_K's layout is at GroupFormat<Q4_K>). One group block of the 32-element
+// formats holds, for the 16 rows (lanes) l:
 //   d[16]     float16 scales                                     32 bytes
 //   m[16]     float16 minimums (Q4_1 only)                       32 bytes
 //   qh[16]    Q5_0 only: one uint32 per row, byte j holding bits 4j..4j+3 of the row's
@@ -83,27 +84,43 @@ template <GGMLType T>
 struct GroupFormat;
 template <>
 struct GroupFormat<GGMLType::Q4_0> {
+  static constexpr int64_t kElements = 32;   // elements per file block
   static constexpr int64_t kFileBytes = 18;  // d; qs[16]
   static constexpr int64_t kCodes = 32;      // offset of the code vectors
   static constexpr int32_t kOffset = 8;
 };
 template <>
 struct GroupFormat<GGMLType::Q4_1> {
+  static constexpr int64_t kElements = 32;
   static constexpr int64_t kFileBytes = 20;  // d, m; qs[16]
   static constexpr int64_t kCodes = 64;
   static constexpr int32_t kOffset = 0;
 };
 template <>
 struct GroupFormat<GGMLType::Q5_0> {
+  static constexpr int64_t kElements = 32;
   static constexpr int64_t kFileBytes = 22;  // d; qh[4]; qs[16]
   static constexpr int64_t kCodes = 96;
   static constexpr int32_t kOffset = 16;
 };
 template <>
 struct GroupFormat<GGMLType::Q8_0> {
+  static constexpr int64_t kElements = 32;
   static constexpr int64_t kFileBytes = 34;  // d; qs[32]
   static constexpr int64_t kCodes = 32;
   static constexpr int32_t kOffset = 128;
+};
+// Q4_K super-block: d, dmin; scales[12] (6-bit scale and minimum of 8 sub-blocks of 32);
+// qs[128], whose bytes 32p..32p+31 hold sub-block 2p in the low nibbles and 2p + 1 in the
+// high ones. A group block: d[16], dmin[16], the scales as 3 vectors (lane l of vector v is
+// row l's scale bytes 4v..4v+3) and qs as 32 vectors (lane l of vector k is row l's qs bytes
+// 4k..4k+3). Element e of sub-block s has the value d sc_s q_e - dmin m_s.
+template <>
+struct GroupFormat<GGMLType::Q4_K> {
+  static constexpr int64_t kElements = 256;
+  static constexpr int64_t kFileBytes = 144;
+  static constexpr int64_t kCodes = 256;
+  static constexpr int32_t kOffset = 0;
 };
 
 template <GGMLType T>
@@ -149,7 +166,11 @@ void pack_group_block(const uint8_t* src, int64_t row_bytes, uint8_t* dst) {
   for (int64_t l = 0; l < kGroupRows; ++l) {
     const uint8_t* block = src + l * row_bytes;
     std::memcpy(dst + 2 * l, block, 2);  // d
-    if constexpr (T == GGMLType::Q8_0) {
+    if constexpr (T == GGMLType::Q4_K) {
+      std::memcpy(dst + 32 + 2 * l, block + 2, 2);  // dmin
+      for (int v = 0; v < 3; ++v) std::memcpy(dst + 64 + 64 * v + 4 * l, block + 4 + 4 * v, 4);
+      for (int k = 0; k < 32; ++k) std::memcpy(dst + F::kCodes + 64 * k + 4 * l, block + 16 + 4 * k, 4);
+    } else if constexpr (T == GGMLType::Q8_0) {
       for (int j = 0; j < 8; ++j) {
         for (int i = 0; i < 4; ++i) {
           dst[F::kCodes + 64 * j + 4 * l + i] = static_cast<uint8_t>(block[2 + 4 * j + i] ^ 0x80);
@@ -169,7 +190,11 @@ template <GGMLType T>
 void unpack_file_block(const uint8_t* group_block, int64_t l, uint8_t* block) {
   using F = GroupFormat<T>;
   std::memcpy(block, group_block + 2 * l, 2);
-  if constexpr (T == GGMLType::Q8_0) {
+  if constexpr (T == GGMLType::Q4_K) {
+    std::memcpy(block + 2, group_block + 32 + 2 * l, 2);
+    for (int v = 0; v < 3; ++v) std::memcpy(block + 4 + 4 * v, group_block + 64 + 64 * v + 4 * l, 4);
+    for (int k = 0; k < 32; ++k) std::memcpy(block + 16 + 4 * k, group_block + F::kCodes + 64 * k + 4 * l, 4);
+  } else if constexpr (T == GGMLType::Q8_0) {
     for (int j = 0; j < 8; ++j) {
       for (int i = 0; i < 4; ++i) {
         block[2 + 4 * j + i] = static_cast<uint8_t>(group_block[F::kCodes + 64 * j + 4 * l + i] ^ 0x80);
@@ -185,7 +210,7 @@ void unpack_file_block(const uint8_t* group_block, int64_t l, uint8_t* block) {
 
 template <GGMLType T>
 void pack_groups(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  const int64_t num_blocks = cols / kBlock;
+  const int64_t num_blocks = cols / GroupFormat<T>::kElements;
   const int64_t row_bytes = num_blocks * GroupFormat<T>::kFileBytes;
   const int64_t group_bytes = kGroupRows * row_bytes;
   parallel_for(rows / kGroupRows, [&](int64_t first, int64_t end) {
@@ -204,10 +229,11 @@ void pack_groups(const uint8_t* src, int64_t rows, int64_t cols, uint8_t* dst) {
 
 template <GGMLType T>
 void dequantize_group_row(const uint8_t* group, int64_t lane, int64_t cols, float* out) {
+  constexpr int64_t kElements = GroupFormat<T>::kElements;
   uint8_t block[GroupFormat<T>::kFileBytes];
-  for (int64_t b = 0; b < cols / kBlock; ++b) {
+  for (int64_t b = 0; b < cols / kElements; ++b) {
     unpack_file_block<T>(group + b * group_block_bytes<T>(), lane, block);
-    dequantize_row(T, block, out + b * kBlock, kBlock);
+    dequantize_row(T, block, out + b * kElements, kElements);
   }
 }
 
@@ -373,6 +399,51 @@ void tile_scalar(int mt, const SlicedBlock* x, int64_t x_stride, const uint8_t* 
   }
 }
 
+// 6-bit scale and minimum of sub-block s of a Q4_K super-block, as ggml packs them.
+void q4k_scale_min(const uint8_t* scales, int s, int32_t* scale, int32_t* min) {
+  if (s < 4) {
+    *scale = scales[s] & 63;
+    *min = scales[s + 4] & 63;
+  } else {
+    *scale = (scales[s + 4] & 0x0F) | ((scales[s - 4] >> 6) << 4);
+    *min = (scales[s + 4] >> 4) | ((scales[s] >> 6) << 4);
+  }
+}
+
+// Q4_K: per 32-element sub-block, the steps of the file comment with d_w = d sc_s and
+// m_w = -dmin m_s.
+void tile_scalar_q4k(int mt, const SlicedBlock* x, int64_t x_stride, const uint8_t* group,
+                     int64_t num_blocks, float* y, int64_t y_stride) {
+  constexpr int64_t kBytes = group_block_bytes<GGMLType::Q4_K>();
+  for (int t = 0; t < mt; ++t) {
+    for (int64_t l = 0; l < kGroupRows; ++l) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        uint8_t block[GroupFormat<GGMLType::Q4_K>::kFileBytes];
+        unpack_file_block<GGMLType::Q4_K>(group + b * kBytes, l, block);
+        const float d = half_to_float(static_cast<uint16_t>(block[0] | block[1] << 8));
+        const float dmin = half_to_float(static_cast<uint16_t>(block[2] | block[3] << 8));
+        for (int sub = 0; sub < 8; ++sub) {
+          const SlicedBlock& a = x[t * x_stride + 8 * b + sub];
+          const uint8_t* qs = block + 16 + 32 * (sub / 2);
+          int32_t s1 = 0, s23 = 0;
+          for (int i = 0; i < kBlock; ++i) {
+            const int32_t w = sub % 2 == 0 ? (qs[i] & 0x0F) : (qs[i] >> 4);
+            s1 += w * a.q1[i];
+            s23 += w * (128 * a.q2[i] + a.q3[i]);
+          }
+          int32_t scale, min;
+          q4k_scale_min(block + 4, sub, &scale, &min);
+          const float sum = std::fma(static_cast<float>(s23), kSlice3Scale, static_cast<float>(s1));
+          acc = std::fma(sum, d * static_cast<float>(scale) * a.d, acc);
+          acc = std::fma(-(dmin * static_cast<float>(min)), a.sum, acc);
+        }
+      }
+      y[t * y_stride + l] = acc;
+    }
+  }
+}
+
 // --- AVX-512 VNNI tile ---------------------------------------------------------------------------
 
 // The 8 operand vectors of a group block: vector j holds elements 4j..4j+3 of the 16 rows,
@@ -458,13 +529,86 @@ VLLM_VNNI_TARGET void tile_vnni(const SlicedBlock* x, int64_t x_stride, const ui
   for (int t = 0; t < MT; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
 }
 
+// Q4_K on VNNI: the sub-blocks' scales and minimums are unpacked for 16 rows at once from
+// the 3 scale vectors, with the shifts of q4k_scale_min.
+template <int MT>
+VLLM_VNNI_TARGET void tile_vnni_q4k(const SlicedBlock* x, int64_t x_stride, const uint8_t* group,
+                                    int64_t num_blocks, float* y, int64_t y_stride) {
+  __m512 acc[MT];
+  for (int t = 0; t < MT; ++t) acc[t] = _mm512_setzero_ps();
+  const __m512 slice3_scale = _mm512_set1_ps(kSlice3Scale);
+  const __m512i low6 = _mm512_set1_epi32(63);
+  const __m512i low4 = _mm512_set1_epi32(0x0F);
+  const __m512i low2 = _mm512_set1_epi32(3);
+  const __m512i nibble_mask = _mm512_set1_epi8(0x0F);
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const uint8_t* block = group + b * group_block_bytes<GGMLType::Q4_K>();
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+    const __m512 dmin =
+        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
+    const __m512i v0 = _mm512_loadu_si512(block + 64);
+    const __m512i v1 = _mm512_loadu_si512(block + 128);
+    const __m512i v2 = _mm512_loadu_si512(block + 192);
+    for (int pair = 0; pair < 4; ++pair) {
+      __m512i w[2][8];
+      for (int i = 0; i < 8; ++i) {
+        const __m512i bytes = _mm512_loadu_si512(
+            block + GroupFormat<GGMLType::Q4_K>::kCodes + 64 * (8 * pair + i));
+        w[0][i] = _mm512_and_si512(bytes, nibble_mask);
+        w[1][i] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), nibble_mask);
+      }
+      for (int half = 0; half < 2; ++half) {
+        const int sub = 2 * pair + half;
+        __m512i scale_code, min_code;
+        if (sub < 4) {
+          scale_code = _mm512_and_si512(_mm512_srli_epi32(v0, 8 * sub), low6);
+          min_code = _mm512_and_si512(_mm512_srli_epi32(v1, 8 * sub), low6);
+        } else {
+          const int k = sub - 4;
+          scale_code = _mm512_or_si512(
+              _mm512_and_si512(_mm512_srli_epi32(v2, 8 * k), low4),
+              _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v0, 8 * k + 6), low2), 4));
+          min_code = _mm512_or_si512(
+              _mm512_and_si512(_mm512_srli_epi32(v2, 8 * k + 4), low4),
+              _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v1, 8 * k + 6), low2), 4));
+        }
+        const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_code));
+        const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_code));
+        for (int t = 0; t < MT; ++t) {
+          const SlicedBlock& a = x[t * x_stride + 8 * b + sub];
+          __m512i s1 = _mm512_setzero_si512();
+          __m512i s2 = _mm512_setzero_si512();
+          __m512i s3 = _mm512_setzero_si512();
+          for (int i = 0; i < 8; ++i) {
+            dpbusd_broadcast(s1, w[half][i], a.q1 + 4 * i);
+            dpbusd_broadcast(s2, w[half][i], a.q2 + 4 * i);
+            dpbusd_broadcast(s3, w[half][i], a.q3 + 4 * i);
+          }
+          const __m512i s23 = _mm512_add_epi32(_mm512_slli_epi32(s2, 7), s3);
+          const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), slice3_scale,
+                                             _mm512_cvtepi32_ps(s1));
+          acc[t] = _mm512_fmadd_ps(sum, _mm512_mul_ps(scale, _mm512_set1_ps(a.d)), acc[t]);
+          acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < MT; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
+}
+
 using TileFn = void (*)(const SlicedBlock*, int64_t, const uint8_t*, int64_t, float*, int64_t);
 
 template <GGMLType T>
 const TileFn* vnni_tiles() {
-  static const TileFn tiles[kTokenBlock] = {&tile_vnni<T, 1>, &tile_vnni<T, 2>, &tile_vnni<T, 3>,
-                                            &tile_vnni<T, 4>};
-  return tiles;
+  if constexpr (T == GGMLType::Q4_K) {
+    static const TileFn tiles[kTokenBlock] = {&tile_vnni_q4k<1>, &tile_vnni_q4k<2>,
+                                              &tile_vnni_q4k<3>, &tile_vnni_q4k<4>};
+    return tiles;
+  } else {
+    static const TileFn tiles[kTokenBlock] = {&tile_vnni<T, 1>, &tile_vnni<T, 2>,
+                                              &tile_vnni<T, 3>, &tile_vnni<T, 4>};
+    return tiles;
+  }
 }
 
 template <GGMLType T>
@@ -472,22 +616,23 @@ void linear_groups(const float* x, int64_t num_tokens, const WeightMatrix& weigh
                    const float* bias, float* y) {
   const int64_t rows = weight.rows;
   const int64_t cols = weight.cols;
-  const int64_t num_blocks = cols / kBlock;
+  const int64_t num_blocks = cols / GroupFormat<T>::kElements;  // file blocks per row
+  const int64_t num_slices = cols / kBlock;                      // activation blocks per token
   const int64_t group_bytes = kGroupRows * num_blocks * GroupFormat<T>::kFileBytes;
   const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
 
-  // [num_tokens, num_blocks] sliced activations, reused across calls on this thread.
+  // [num_tokens, num_slices] sliced activations, reused across calls on this thread.
   static thread_local std::vector<SlicedBlock> sliced;
-  if (sliced.size() < static_cast<size_t>(num_tokens * num_blocks)) {
-    sliced.resize(static_cast<size_t>(num_tokens * num_blocks));
+  if (sliced.size() < static_cast<size_t>(num_tokens * num_slices)) {
+    sliced.resize(static_cast<size_t>(num_tokens * num_slices));
   }
   SlicedBlock* xs = sliced.data();
   parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
     for (int64_t t = first_token; t < end_token; ++t) {
       if (vnni) {
-        slice_row_avx512(x + t * cols, cols, xs + t * num_blocks);
+        slice_row_avx512(x + t * cols, cols, xs + t * num_slices);
       } else {
-        slice_row_scalar(x + t * cols, cols, xs + t * num_blocks);
+        slice_row_scalar(x + t * cols, cols, xs + t * num_slices);
       }
     }
   });
@@ -501,10 +646,13 @@ void linear_groups(const float* x, int64_t num_tokens, const WeightMatrix& weigh
         for (int64_t t0 = chunk; t0 < chunk_end; t0 += kTokenBlock) {
           const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, chunk_end - t0));
           float* out = y + t0 * rows + g * kGroupRows;
+          const SlicedBlock* xt = xs + t0 * num_slices;
           if (vnni) {
-            tiles[mt - 1](xs + t0 * num_blocks, num_blocks, group, num_blocks, out, rows);
+            tiles[mt - 1](xt, num_slices, group, num_blocks, out, rows);
+          } else if constexpr (T == GGMLType::Q4_K) {
+            tile_scalar_q4k(mt, xt, num_slices, group, num_blocks, out, rows);
           } else {
-            tile_scalar<T>(mt, xs + t0 * num_blocks, num_blocks, group, num_blocks, out, rows);
+            tile_scalar<T>(mt, xt, num_slices, group, num_blocks, out, rows);
           }
         }
       }
@@ -522,7 +670,7 @@ void linear_groups(const float* x, int64_t num_tokens, const WeightMatrix& weigh
 
 bool row_groups_supported(GGMLType type) {
   return type == GGMLType::Q4_0 || type == GGMLType::Q4_1 || type == GGMLType::Q5_0 ||
-         type == GGMLType::Q8_0;
+         type == GGMLType::Q8_0 || type == GGMLType::Q4_K;
 }
 
 bool prefers_row_groups(const WeightMatrix& weight) {
@@ -536,6 +684,7 @@ void pack_row_groups(const WeightMatrix& weight, uint8_t* dst) {
     case GGMLType::Q4_1: return pack_groups<GGMLType::Q4_1>(weight.data, weight.rows, weight.cols, dst);
     case GGMLType::Q5_0: return pack_groups<GGMLType::Q5_0>(weight.data, weight.rows, weight.cols, dst);
     case GGMLType::Q8_0: return pack_groups<GGMLType::Q8_0>(weight.data, weight.rows, weight.cols, dst);
+    case GGMLType::Q4_K: return pack_groups<GGMLType::Q4_K>(weight.data, weight.rows, weight.cols, dst);
     default: break;
   }
   throw InternalError(fmt::format("pack_row_groups: no row-group layout for ggml type {}",
@@ -551,6 +700,7 @@ void dequantize_grouped_row(const WeightMatrix& weight, int64_t row, float* out)
     case GGMLType::Q4_1: return dequantize_group_row<GGMLType::Q4_1>(group, lane, weight.cols, out);
     case GGMLType::Q5_0: return dequantize_group_row<GGMLType::Q5_0>(group, lane, weight.cols, out);
     case GGMLType::Q8_0: return dequantize_group_row<GGMLType::Q8_0>(group, lane, weight.cols, out);
+    case GGMLType::Q4_K: return dequantize_group_row<GGMLType::Q4_K>(group, lane, weight.cols, out);
     default: break;
   }
   throw InternalError(fmt::format("dequantize_grouped_row: no row-group layout for ggml type {}",
@@ -564,6 +714,7 @@ void linear_row_groups(const float* x, int64_t num_tokens, const WeightMatrix& w
     case GGMLType::Q4_1: return linear_groups<GGMLType::Q4_1>(x, num_tokens, weight, bias, y);
     case GGMLType::Q5_0: return linear_groups<GGMLType::Q5_0>(x, num_tokens, weight, bias, y);
     case GGMLType::Q8_0: return linear_groups<GGMLType::Q8_0>(x, num_tokens, weight, bias, y);
+    case GGMLType::Q4_K: return linear_groups<GGMLType::Q4_K>(x, num_tokens, weight, bias, y);
     default: break;
   }
   throw InternalError(fmt::format("linear_row_groups: no row-group layout for ggml type {}",
