@@ -474,15 +474,16 @@ class HugePageArena {
   size_t next_ = 0;
 };
 
-const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, size_t granule,
-                                          const TensorCopy& copy) const {
+const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, int variant,
+                                          size_t granule, const TensorCopy& copy) const {
   constexpr size_t kChunkBytes = size_t{4} << 20;
   const uint8_t* src = tensor_data(info);
   const auto length = static_cast<size_t>(info.num_bytes);
   VLLM_CHECK(granule > 0 && length % granule == 0,
              "tensor '{}' of {} bytes is not whole units of {} bytes", info.name, length, granule);
   std::lock_guard<std::mutex> lock(copy_mutex_);
-  if (auto it = copies_.find(info.offset); it != copies_.end()) return it->second;
+  const std::pair<uint64_t, int> key{info.offset, variant};
+  if (auto it = copies_.find(key); it != copies_.end()) return it->second;
   if (arena_ == nullptr) {
     // Room for every tensor, rounded up: only what is copied is ever touched.
     size_t capacity = 0;
@@ -496,7 +497,7 @@ const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, size_t gra
     copy(dst, src, begin, chunk);
     mapping_->release(static_cast<size_t>(src - mapping_->data()) + begin, chunk);
   }
-  copies_.emplace(info.offset, dst);
+  copies_.emplace(key, dst);
   return dst;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -115,10 +117,11 @@ class GGUFFile {
   // same range of the tensor. It runs on ranges of about 4 MiB that are whole multiples of
   // `granule` bytes, and each range's file pages are dropped from the process after it, so the
   // copy adds at most one range to the resident size. Later calls for the tensor return the
-  // first copy without calling `copy`. Copies live as long as this object.
+  // first copy without calling `copy`. `variant` names the transformation `copy` applies:
+  // calls with another variant make their own copy. Copies live as long as this object.
   using TensorCopy = std::function<void(uint8_t* dst, const uint8_t* src, size_t begin,
                                         size_t length)>;
-  const uint8_t* copy_tensor_once(const GGUFTensorInfo& info, size_t granule,
+  const uint8_t* copy_tensor_once(const GGUFTensorInfo& info, int variant, size_t granule,
                                   const TensorCopy& copy) const;
   // Drops the resident pages of the header and metadata, mostly the vocabulary, once the
   // model and tokenizer are built. A later getter reads them in again from the file.
@@ -137,7 +140,7 @@ class GGUFFile {
   std::unordered_map<std::string, size_t> tensor_index_;
   mutable std::mutex copy_mutex_;
   mutable std::shared_ptr<HugePageArena> arena_;  // made by the first copy
-  mutable std::unordered_map<uint64_t, const uint8_t*> copies_;  // tensor offset -> copy
+  mutable std::map<std::pair<uint64_t, int>, const uint8_t*> copies_;  // (offset, variant)
   friend class GGUFParser;
 };
 

@@ -23,6 +23,13 @@ class DecoderWeightSource {
   // The 2-D tensor `name` as [rows, cols]. Throws ModelLoadError for a missing or misshapen
   // tensor.
   virtual WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
+  // matrix() for a tensor that the caller cuts with slice_rows into parts whose row counts
+  // are multiples of `row_slice`, so that its layout keeps such cuts valid.
+  virtual WeightMatrix sliced_matrix(const std::string& name, int64_t rows, int64_t cols,
+                                     int64_t row_slice) {
+    (void)row_slice;
+    return matrix(name, rows, cols);
+  }
   // A q_proj or k_proj weight ([num_heads * head_dim, cols]) in the adjacent-pair rotary
   // layout: reordered from HF's rotate-half layout, or as stored in a llama GGUF file.
   virtual WeightMatrix adjacent_pair_matrix(const std::string& name, int64_t num_heads,

@@ -31,17 +31,17 @@ const GGUFTensorInfo& checked_tensor(const GGUFFile& gguf, const std::string& na
 }  // namespace
 
 WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
-                                int64_t cols) {
+                                int64_t cols, int64_t row_slice) {
   const GGUFTensorInfo& info = checked_tensor(gguf, name, {cols, rows});
   WeightMatrix weight{info.type, rows, cols, gguf.tensor_data(info), Device::kCpu};
   // Matrices are streamed once per decode step: they move to huge pages, and the int8
   // kernels' matrices into row groups on the way. A tensor read twice (tied embeddings) is
   // copied once.
-  const bool row_groups = ops::prefers_row_groups(weight);
+  const bool row_groups = ops::prefers_row_groups(weight) && row_slice % 16 == 0;
   const int64_t row_bytes = weight.row_bytes();
   const size_t granule = static_cast<size_t>((row_groups ? 16 : 1) * row_bytes);
   weight.data = gguf.copy_tensor_once(
-      info, granule, [&](uint8_t* dst, const uint8_t* src, size_t begin, size_t length) {
+      info, row_groups ? 1 : 0, granule, [&](uint8_t* dst, const uint8_t* src, size_t begin, size_t length) {
         if (!row_groups) {
           std::memcpy(dst + begin, src + begin, length);
           return;

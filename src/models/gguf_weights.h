@@ -11,11 +11,14 @@ namespace vllm {
 
 class GGUFFile;
 
-// Returns the 2-D tensor `name` as a [rows, cols] weight matrix that points into the mapping.
-// GGUF lists the shape in ggml order, so the file must hold {cols, rows}. Throws
-// ModelLoadError naming the tensor, the expected and the actual shape, or the type.
+// Returns the 2-D tensor `name` as a [rows, cols] weight matrix, copied once to huge pages
+// and, where the CPU prefers it, packed into row groups. `row_slice` is the row count of the
+// parts the caller will cut with slice_rows (0: no cuts). If such parts would split a
+// 16-row group, the matrix keeps the row layout. GGUF lists the shape in ggml order, so the file must
+// hold {cols, rows}. Throws ModelLoadError naming the tensor, the expected and the actual
+// shape, or the type.
 WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
-                                int64_t cols);
+                                int64_t cols, int64_t row_slice = 0);
 
 // Returns the 1-D tensor `name` of `size` elements, dequantized to float32.
 std::vector<float> gguf_vector(const GGUFFile& gguf, const std::string& name, int64_t size);

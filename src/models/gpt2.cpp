@@ -136,7 +136,7 @@ GPT2LMHeadModel::GPT2LMHeadModel(std::shared_ptr<GGUFFile> gguf, const ModelConf
     const std::string p = fmt::format("blk.{}.", i);
     GPT2Block& block = blocks_[i];
     block.ln_1 = layer_norm(p + "attn_norm");
-    set_qkv(block, gguf_weight_matrix(file, p + "attn_qkv.weight", 3 * hidden, hidden),
+    set_qkv(block, gguf_weight_matrix(file, p + "attn_qkv.weight", 3 * hidden, hidden, hidden),
             gguf_vector(file, p + "attn_qkv.bias", 3 * hidden), hidden);
     block.c_proj = linear(p + "attn_output", hidden, hidden);
     block.attn = Attention(i, config_.num_attention_heads, config_.num_attention_heads,

@@ -1,6 +1,7 @@
 #include "models/llama.h"
 
 #include <cmath>
+#include <numeric>
 
 #include <fmt/format.h>
 
@@ -87,8 +88,9 @@ void LlamaForCausalLM::load(DecoderWeightSource& source) {
 
     if (options_.fused_qkv) {
       // Rows: q, then k, then v, each in HF's rotate-half layout.
-      const WeightMatrix qkv =
-          source.matrix(p + "self_attn.qkv_proj.weight", q_size + 2 * kv_size, hidden);
+      const WeightMatrix qkv = source.sliced_matrix(p + "self_attn.qkv_proj.weight",
+                                                    q_size + 2 * kv_size, hidden,
+                                                    std::gcd(q_size, kv_size));
       layer.q_proj = make_linear(slice_rows(qkv, 0, q_size));
       layer.k_proj = make_linear(slice_rows(qkv, q_size, kv_size));
       layer.v_proj = make_linear(slice_rows(qkv, q_size + kv_size, kv_size));
@@ -110,8 +112,8 @@ void LlamaForCausalLM::load(DecoderWeightSource& source) {
     layer.post_attention_layernorm =
         RMSNorm(source.vector(p + "post_attention_layernorm.weight", hidden), eps);
     if (options_.fused_gate_up) {
-      const WeightMatrix gate_up =
-          source.matrix(p + "mlp.gate_up_proj.weight", 2 * intermediate, hidden);
+      const WeightMatrix gate_up = source.sliced_matrix(p + "mlp.gate_up_proj.weight",
+                                                        2 * intermediate, hidden, intermediate);
       layer.gate_proj = make_linear(slice_rows(gate_up, 0, intermediate));
       layer.up_proj = make_linear(slice_rows(gate_up, intermediate, intermediate));
     } else {
