@@ -22,8 +22,9 @@ class LinearMethod {
                      std::span<float> y) const = 0;  // [num_tokens, out_features]
 };
 
-// Weight kept in its file format (F32, F16, BF16 or a ggml block format such as Q4_1),
-// read in place from the mapped file and dequantized one tile at a time during the product.
+// Weight kept in its file format (F32, F16, BF16 or a ggml block format such as Q4_1), in the
+// file's row order or in row groups. The product dequantizes it one tile at a time, or
+// multiplies row groups in integers.
 class BlockQuantLinearMethod : public LinearMethod {
  public:
   explicit BlockQuantLinearMethod(WeightMatrix weight) : weight_(weight) {}

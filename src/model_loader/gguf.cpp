@@ -460,9 +460,10 @@ class HugePageArena {
   HugePageArena& operator=(const HugePageArena&) = delete;
 
   uint8_t* allocate(size_t bytes) {
-    VLLM_CHECK(bytes <= capacity_ - next_, "weight arena of {} bytes is full", capacity_);
+    const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    VLLM_CHECK(rounded <= capacity_ - next_, "weight arena of {} bytes is full", capacity_);
     uint8_t* out = base_ + next_;
-    next_ += (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    next_ += rounded;
     return out;
   }
 
@@ -485,10 +486,11 @@ const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, int varian
   const std::pair<uint64_t, int> key{info.offset, variant};
   if (auto it = copies_.find(key); it != copies_.end()) return it->second;
   if (arena_ == nullptr) {
-    // Room for every tensor, rounded up: only what is copied is ever touched.
+    // Room for two variants of every tensor, rounded up. Only what is copied is ever
+    // touched; the rest is address space.
     size_t capacity = 0;
     for (const GGUFTensorInfo& tensor : tensors_) capacity += static_cast<size_t>(tensor.num_bytes) + 64;
-    arena_ = std::make_shared<HugePageArena>(capacity);
+    arena_ = std::make_shared<HugePageArena>(2 * capacity);
   }
   uint8_t* dst = arena_->allocate(length);
   const size_t step = std::max<size_t>(1, kChunkBytes / granule) * granule;
@@ -497,6 +499,8 @@ const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, int varian
     copy(dst, src, begin, chunk);
     mapping_->release(static_cast<size_t>(src - mapping_->data()) + begin, chunk);
   }
+  // The pages that straddle two ranges, and any that fault-around mapped again.
+  mapping_->release(static_cast<size_t>(src - mapping_->data()), length);
   copies_.emplace(key, dst);
   return dst;
 }

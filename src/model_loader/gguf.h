@@ -115,10 +115,11 @@ class GGUFFile {
   // pages, which the CPU streams faster than the mapping's 4 KiB pages, and returns the copy.
   // `copy(dst, src, begin, length)` writes bytes [begin, begin + length) of the copy from the
   // same range of the tensor. It runs on ranges of about 4 MiB that are whole multiples of
-  // `granule` bytes, and each range's file pages are dropped from the process after it, so the
-  // copy adds at most one range to the resident size. Later calls for the tensor return the
-  // first copy without calling `copy`. `variant` names the transformation `copy` applies:
-  // calls with another variant make their own copy. Copies live as long as this object.
+  // `granule` bytes. Each range's file pages are dropped from the process after it, so the
+  // copy holds about one range of file pages at a time. Later calls for the tensor return
+  // the first copy without calling `copy`. `variant` names the transformation `copy`
+  // applies: calls with another variant make their own copy. Copies live as long as this
+  // object.
   using TensorCopy = std::function<void(uint8_t* dst, const uint8_t* src, size_t begin,
                                         size_t length)>;
   const uint8_t* copy_tensor_once(const GGUFTensorInfo& info, int variant, size_t granule,

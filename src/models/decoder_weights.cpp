@@ -57,6 +57,9 @@ class GgufDecoderSource : public DecoderWeightSource {
                              int64_t row_slice) override {
     return gguf_weight_matrix(gguf_, mark_read(name), rows, cols, row_slice);
   }
+  WeightMatrix table(const std::string& name, int64_t rows, int64_t cols) override {
+    return gguf_table_matrix(gguf_, mark_read(name), rows, cols);
+  }
   WeightMatrix adjacent_pair_matrix(const std::string& name, int64_t num_heads,
                                     int64_t head_dim, int64_t cols) override {
     // llama.cpp's converter already permuted llama q/k rows into adjacent pairs.

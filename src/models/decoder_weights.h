@@ -23,6 +23,10 @@ class DecoderWeightSource {
   // The 2-D tensor `name` as [rows, cols]. Throws ModelLoadError for a missing or misshapen
   // tensor.
   virtual WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
+  // matrix() for an embedding table that is only read by row (not also the LM head).
+  virtual WeightMatrix table(const std::string& name, int64_t rows, int64_t cols) {
+    return matrix(name, rows, cols);
+  }
   // matrix() for a tensor that the caller cuts with slice_rows into parts whose row counts
   // are multiples of `row_slice`, so that its layout keeps such cuts valid.
   virtual WeightMatrix sliced_matrix(const std::string& name, int64_t rows, int64_t cols,

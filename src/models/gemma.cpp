@@ -81,8 +81,11 @@ void GemmaForCausalLM::load(DecoderWeightSource& source, bool norms_hold_one_plu
                                       : gemma_norm(std::move(weight), eps);
   };
 
-  const WeightMatrix embedding = source.matrix("model.embed_tokens.weight", config_.vocab_size,
-                                               hidden);
+  // A tied table is also the LM head, streamed every step; an untied one is read by row.
+  const WeightMatrix embedding =
+      config_.tie_word_embeddings
+          ? source.matrix("model.embed_tokens.weight", config_.vocab_size, hidden)
+          : source.table("model.embed_tokens.weight", config_.vocab_size, hidden);
   embed_tokens_ = VocabEmbedding(embedding);
   layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {

@@ -65,7 +65,7 @@ class GemmaForCausalLM : public Model {
   void run_layer(const GemmaDecoderLayer& layer, const ForwardBatch& batch, KVCache& kv_cache);
 
   std::shared_ptr<HfWeights> hf_weights_;  // keeps the mappings and converted copies alive
-  std::shared_ptr<GGUFFile> gguf_;         // keeps the weight mapping alive
+  std::shared_ptr<GGUFFile> gguf_;         // keeps the weight mapping and copies alive
   ModelConfig config_;
   VocabEmbedding embed_tokens_;
   // sqrt(hidden_size), rounded to float32, the activation dtype (transformers rounds it to

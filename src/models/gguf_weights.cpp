@@ -54,6 +54,12 @@ WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, i
   return weight;
 }
 
+WeightMatrix gguf_table_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
+                               int64_t cols) {
+  const GGUFTensorInfo& info = checked_tensor(gguf, name, {cols, rows});
+  return WeightMatrix{info.type, rows, cols, gguf.tensor_data(info), Device::kCpu};
+}
+
 std::vector<float> gguf_vector(const GGUFFile& gguf, const std::string& name, int64_t size) {
   const GGUFTensorInfo& info = checked_tensor(gguf, name, {size});
   std::vector<float> values(static_cast<size_t>(size));

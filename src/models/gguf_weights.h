@@ -20,6 +20,12 @@ class GGUFFile;
 WeightMatrix gguf_weight_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
                                 int64_t cols, int64_t row_slice = 0);
 
+// Returns the 2-D tensor `name` as a [rows, cols] table in the file layout, pointing into the
+// mapping. It serves embedding tables that are only read by row, so that only the rows read
+// become resident. Same checks as gguf_weight_matrix.
+WeightMatrix gguf_table_matrix(const GGUFFile& gguf, const std::string& name, int64_t rows,
+                               int64_t cols);
+
 // Returns the 1-D tensor `name` of `size` elements, dequantized to float32.
 std::vector<float> gguf_vector(const GGUFFile& gguf, const std::string& name, int64_t size);
 

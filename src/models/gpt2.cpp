@@ -127,9 +127,12 @@ GPT2LMHeadModel::GPT2LMHeadModel(std::shared_ptr<GGUFFile> gguf, const ModelConf
                        gguf_vector(file, name + ".bias", out_features));
   };
 
+  // A tied token table is also the LM head, streamed every step; the others are read by row.
   wte_ = VocabEmbedding(
-      gguf_weight_matrix(file, "token_embd.weight", config_.vocab_size, hidden));
-  wpe_ = VocabEmbedding(gguf_weight_matrix(file, "position_embd.weight",
+      config_.tie_word_embeddings
+          ? gguf_weight_matrix(file, "token_embd.weight", config_.vocab_size, hidden)
+          : gguf_table_matrix(file, "token_embd.weight", config_.vocab_size, hidden));
+  wpe_ = VocabEmbedding(gguf_table_matrix(file, "position_embd.weight",
                                            config_.max_position_embeddings, hidden));
   blocks_.resize(static_cast<size_t>(config_.num_hidden_layers));
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {

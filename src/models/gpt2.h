@@ -47,7 +47,7 @@ class GPT2LMHeadModel : public Model {
   void run_block(const GPT2Block& block, const ForwardBatch& batch, KVCache& kv_cache);
 
   std::shared_ptr<HfWeights> hf_weights_;  // keeps the mappings and converted copies alive
-  std::shared_ptr<GGUFFile> gguf_;         // keeps the weight mapping alive
+  std::shared_ptr<GGUFFile> gguf_;         // keeps the weight mapping and copies alive
   std::deque<std::vector<uint8_t>> transposed_;  // Conv1D weights as [out, in]
   ModelConfig config_;
   VocabEmbedding wte_;  // [vocab_size, hidden_size]

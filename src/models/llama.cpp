@@ -77,8 +77,11 @@ void LlamaForCausalLM::load(DecoderWeightSource& source) {
     return options_.qkv_bias ? source.vector(name, size) : std::vector<float>{};
   };
 
+  // A tied table is also the LM head, streamed every step; an untied one is read by row.
   const WeightMatrix embedding =
-      source.matrix("model.embed_tokens.weight", config_.vocab_size, hidden);
+      config_.tie_word_embeddings
+          ? source.matrix("model.embed_tokens.weight", config_.vocab_size, hidden)
+          : source.table("model.embed_tokens.weight", config_.vocab_size, hidden);
   embed_tokens_ = VocabEmbedding(embedding);
   layers_.resize(static_cast<size_t>(config_.num_hidden_layers));
   for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {

@@ -47,7 +47,8 @@ struct LlamaDecoderLayer {
 
 class LlamaForCausalLM : public Model {
  public:
-  // Reads and shape-checks every tensor. Weights stay in the mapping held by `gguf`.
+  // Reads and shape-checks every tensor. Weights live in `gguf`: its mapping, or the copies
+  // it makes on huge pages.
   LlamaForCausalLM(std::shared_ptr<GGUFFile> gguf, const ModelConfig& config);
   // Reads the HF parameter names (model.layers.N.self_attn.q_proj.weight, ...). For Llama
   // and Mistral, q_proj and k_proj rows are reordered into the rotary layout of GGUF files,
@@ -63,7 +64,7 @@ class LlamaForCausalLM : public Model {
   void load(DecoderWeightSource& source);
   void run_layer(const LlamaDecoderLayer& layer, const ForwardBatch& batch, KVCache& kv_cache);
 
-  std::shared_ptr<GGUFFile> gguf_;  // keeps the weight mapping alive
+  std::shared_ptr<GGUFFile> gguf_;  // keeps the weight mapping and copies alive
   std::shared_ptr<HfWeights> hf_weights_;  // keeps the mappings and reordered copies alive
   ModelConfig config_;
   DecoderOptions options_;

@@ -705,6 +705,8 @@ bool row_groups_supported(GGMLType type) {
          type == GGMLType::Q8_0 || type == GGMLType::Q4_K;
 }
 
+// Decided by the CPU, not by set_isa: a path lowered after loading runs the row groups on
+// the scalar tile, with the same results.
 bool prefers_row_groups(const WeightMatrix& weight) {
   return best_isa() == CpuIsa::kAvx512Vnni && !activation_quant_enabled() &&
          row_groups_supported(weight.type) && weight.rows % kGroupRows == 0;
