@@ -487,10 +487,15 @@ const uint8_t* GGUFFile::copy_tensor_once(const GGUFTensorInfo& info, int varian
   if (auto it = copies_.find(key); it != copies_.end()) return it->second;
   if (arena_ == nullptr) {
     // Room for two variants of every tensor, rounded up. Only what is copied is ever
-    // touched; the rest is address space.
+    // touched; the rest is address space. Under strict overcommit accounting, where
+    // MAP_NORESERVE is ignored, a reservation of one variant may still pass.
     size_t capacity = 0;
     for (const GGUFTensorInfo& tensor : tensors_) capacity += static_cast<size_t>(tensor.num_bytes) + 64;
-    arena_ = std::make_shared<HugePageArena>(2 * capacity);
+    try {
+      arena_ = std::make_shared<HugePageArena>(2 * capacity);
+    } catch (const ModelLoadError&) {
+      arena_ = std::make_shared<HugePageArena>(capacity);
+    }
   }
   uint8_t* dst = arena_->allocate(length);
   const size_t step = std::max<size_t>(1, kChunkBytes / granule) * granule;
