@@ -44,9 +44,11 @@ def _peak(limits: dict[str, Any], compute_type: str) -> Optional[float]:
 
 def engine_compute_type(model: dict[str, Any], limits: dict[str, Any],
                         args: argparse.Namespace) -> str:
-    """The arithmetic whose peak the engine's flops percentages divide by. "auto" picks the
-    three-slice int8 peak for a model whose main weight type runs in row groups (a mixed
-    model such as Gemma 3 Q4_K_M is then measured against its faster arithmetic), else fp32."""
+    """Return the arithmetic whose peak divides the engine's flops percentages.
+
+    "auto" picks the three-slice int8 peak for a model whose main weight type runs in row
+    groups, else fp32. A mixed model such as Gemma 3 Q4_K_M is then measured against its
+    faster arithmetic."""
     if args.engine_compute_type != "auto":
         return args.engine_compute_type
     if "int8_vnni_gops" in limits and model["main_weight_type"] in ENGINE_ROW_GROUP_TYPES:

@@ -16,8 +16,8 @@ namespace microbench {
 namespace {
 
 // Slices start on a 2 MiB boundary and are advised to transparent huge pages, as the engine
-// keeps its weights: streamed from 4 KiB pages, the same reads ran at 40-51 GB/s on the
-// development VM, against 64 GB/s from huge pages.
+// keeps its weights. On the development VM the same reads ran at 40-51 GB/s from 4 KiB pages
+// and at 64 GB/s from huge pages.
 constexpr std::size_t kAlignment = std::size_t{2} << 20;
 // 8 vectors of 64 bytes per iteration; slices are rounded down to a multiple.
 constexpr std::size_t kBytesPerIteration = 512;

@@ -4,9 +4,9 @@
 //
 // All activations, norms, rope, softmax and the KV cache are float32. Weights keep their
 // file format (F32, F16, BF16 or a ggml block format), in the file's row order or in row
-// groups (WeightLayout), and are dequantized one block at a time inside the ops, or meet
-// int8 slices of the activations in integer dot products. Every output element is computed by one thread in an order fixed by
-// the data, so results never depend on the batch around a token or on the thread count.
+// groups (WeightLayout). The ops dequantize them one block at a time, or multiply row groups
+// with int8 slices of the activations. Every output element is computed by one thread in an
+// order fixed by the data, so results never depend on the batch around a token or on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +26,7 @@ std::string_view device_name(Device device);
 void set_num_threads(int num_threads);
 int num_threads();
 
-// How a weight matrix's blocks are ordered in memory.
+// Order of a weight matrix's blocks in memory.
 enum class WeightLayout {
   kRows,         // row by row, as in GGUF and safetensors files
   kRowGroups16,  // groups of 16 rows, block-interleaved for the int8 dot-product kernels

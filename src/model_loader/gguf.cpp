@@ -461,7 +461,8 @@ class HugePageArena {
 
   uint8_t* allocate(size_t bytes) {
     const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-    VLLM_CHECK(rounded <= capacity_ - next_, "weight arena of {} bytes is full", capacity_);
+    VLLM_CHECK(rounded <= capacity_ - next_, "weight arena of {} bytes is full: {} bytes requested, {} left", capacity_, bytes,
+               capacity_ - next_);
     uint8_t* out = base_ + next_;
     next_ += rounded;
     return out;

@@ -116,7 +116,7 @@ class GGUFFile {
   // `copy(dst, src, begin, length)` writes bytes [begin, begin + length) of the copy from the
   // same range of the tensor. It runs on ranges of about 4 MiB that are whole multiples of
   // `granule` bytes. Each range's file pages are dropped from the process after it, so the
-  // copy holds about one range of file pages at a time. Later calls for the tensor return
+  // copy keeps about one range of file pages resident at a time. Later calls for the tensor return
   // the first copy without calling `copy`. `variant` names the transformation `copy`
   // applies: calls with another variant make their own copy. Copies live as long as this
   // object.

@@ -192,30 +192,35 @@ TEST_F(RowGroupsTest, NonFiniteActivationStaysInItsToken) {
 TEST_F(RowGroupsTest, GgufTensorCopiedOnce) {
   VLLM_REQUIRE_TEST_MODEL(model_path);
   const auto gguf = GGUFFile::open(model_path);
-  const auto pristine = GGUFFile::open(model_path);  // a second mapping, never packed
+  const auto pristine = GGUFFile::open(model_path);  // a second mapping, never copied
   const GGUFTensorInfo& info = gguf->tensor("token_embd.weight");
   const int64_t cols = info.shape[0], rows = info.shape[1];
+
   const WeightMatrix first = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols);
   const WeightMatrix second = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols);
   EXPECT_EQ(first.layout, second.layout);
   EXPECT_EQ(first.data, second.data);
   EXPECT_NE(first.data, gguf->tensor_data(info));
+
   const WeightMatrix file_rows{info.type, rows, cols, pristine->tensor_data(info)};
   if (!ops::prefers_row_groups(file_rows)) {
     EXPECT_EQ(first.layout, WeightLayout::kRows);
     GTEST_SKIP() << "this machine keeps " << ggml_type_name(info.type) << " rows in the file layout";
   }
   EXPECT_EQ(first.layout, WeightLayout::kRowGroups16);
+
   // A caller that cuts the matrix at rows that split a group gets a copy in the row layout.
   const WeightMatrix cut = gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols, 8);
   EXPECT_EQ(cut.layout, WeightLayout::kRows);
   EXPECT_NE(cut.data, first.data);
   EXPECT_EQ(gguf_weight_matrix(*gguf, "token_embd.weight", rows, cols).data, first.data);
+
   for (int64_t row : {int64_t{0}, int64_t{17}, rows - 1}) {
     std::vector<float> expected(static_cast<size_t>(cols)), packed(static_cast<size_t>(cols));
     ops::dequantize_rows(file_rows, row, 1, expected);
     ops::dequantize_rows(second, row, 1, packed);
     ASSERT_EQ(packed, expected) << "row " << row;
+
     std::vector<float> from_cut(static_cast<size_t>(cols));
     ops::dequantize_rows(cut, row, 1, from_cut);
     ASSERT_EQ(from_cut, expected) << "row " << row;

@@ -110,11 +110,12 @@ struct GroupFormat<GGMLType::Q8_0> {
   static constexpr int64_t kCodes = 32;
   static constexpr int32_t kOffset = 128;
 };
-// Q4_K super-block: d, dmin; scales[12] (6-bit scale and minimum of 8 sub-blocks of 32);
-// qs[128], whose bytes 32p..32p+31 hold sub-block 2p in the low nibbles and 2p + 1 in the
-// high ones. A group block: d[16], dmin[16], the scales as 3 vectors (lane l of vector v is
-// row l's scale bytes 4v..4v+3) and qs as 32 vectors (lane l of vector k is row l's qs bytes
-// 4k..4k+3). Element e of sub-block s has the value d sc_s q_e - dmin m_s.
+// Q4_K super-block: d, dmin, scales[12] (6-bit scale and minimum of 8 sub-blocks of 32),
+// then qs[128]. Bytes 32p..32p+31 of qs carry sub-block 2p in their low nibbles and 2p + 1 in
+// their high ones. Element e of sub-block s has the value d sc_s q_e - dmin m_s.
+// A group block: d[16], dmin[16], the scales as 3 vectors (lane l of vector v is row l's
+// scale bytes 4v..4v+3), then qs as 32 vectors (lane l of vector k is row l's qs bytes
+// 4k..4k+3).
 template <>
 struct GroupFormat<GGMLType::Q4_K> {
   static constexpr int64_t kElements = 256;
@@ -494,9 +495,9 @@ VLLM_VNNI_TARGET inline void load_codes(const uint8_t* block, __m512i* w) {
       w[j] = _mm512_and_si512(bytes, mask);
       w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), mask);
       if constexpr (T == GGMLType::Q5_0) {
-        // Byte j of each lane copied to the lane's 4 bytes; byte i then tests bit i (low
-        // nibbles) and bit 4 + i (high nibbles). vpshufb indexes within 128 bits, where
-        // lane p's byte j is byte 4p + j.
+        // Byte j of each lane is copied to the lane's 4 bytes, so that byte i tests bit i (low
+        // nibbles) and bit 4 + i (high nibbles). vpshufb indexes within 128 bits, where lane
+        // p's byte j is byte 4p + j.
         const __m512i index = _mm512_add_epi8(
             _mm512_set1_epi32(0x01010101 * j),
             _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0x00000000));
