@@ -1,7 +1,8 @@
 // The paged attention kernel on every instruction-set path, at cache geometries that take
-// its different branches: 16-slot blocks (the AVX-512 path's 16-key tiles), blocks of 4 and
-// 24 slots, head sizes that are and are not multiples of 16, and groups of 1, 3 and 5 query
-// heads per KV head. Each is compared with a double-precision softmax, and the chunked and
+// its different branches: 16-slot blocks and blocks of 4, 6, 10 and 24 slots. Among them are
+// the AVX-512 path's tiles of 4 keys cut by a block's end and its softmax of blocks over 16
+// slots. Head sizes are and are not multiples of 16, with 1, 3, 4 and 5 query heads per KV
+// head (prompt tokens grouped 12, 4, 3 and 2 to an item). Each is compared with a double-precision softmax, and the chunked and
 // batched results with the whole-prompt and single-sequence ones, bit for bit.
 #include <gtest/gtest.h>
 
@@ -29,6 +30,8 @@ const Geometry kGeometries[] = {
     {5, 1, 40, 4},
     {2, 2, 24, 24},
     {10, 2, 130, 16},
+    {8, 2, 80, 6},  // key tiles cut by the block's end, 3 tokens per item
+    {3, 3, 16, 10},
 };
 
 const CpuIsa kIsas[] = {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512};

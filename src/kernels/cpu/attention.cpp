@@ -1,15 +1,18 @@
 // Paged attention and KV cache writes on the CPU.
 //
-// One work item is (new token, KV head): the query heads that share the KV head walk the
-// token's context together, one cache block at a time, so each key and value row is read
-// once for all of them. Per query head the walk is an online softmax: the block's scores
-// (dot_tile, whose bits do not depend on how many heads or keys a call covers), then the
-// running max, the rescale of the running sum and output, and the weighted values (one
-// fused multiply-add per element, in key order, on every instruction set). No [query,
-// context] score matrix is ever built. A query head's operations depend only on its context
-// length and the cached K/V, so a token gets the same bits however its prompt was chunked,
-// whatever else is in the batch and however the items are spread over threads. A sliding
-// window starts the walk at the block of the first key in the window.
+// One work item is a tile of consecutive new tokens of a sequence with one KV head. Its rows,
+// the (token, query head) pairs of that KV head, walk the tokens' context together, one
+// cache block at a time, so each key and value row is read once for all of them. A
+// prompt's tokens go about 12 rows to an item; a decode token's item is its query heads. Per
+// row the walk is an online softmax: the block's scores, then the running max, the rescale
+// of the running sum and output, and the weighted values (one fused multiply-add per
+// element, in key order). No [query, context] score matrix is ever built. On AVX-512 the
+// scores come in tiles of 4 rows by 4 keys and the weighted sums 4 rows at a time, sharing
+// the loads; every step of a row depends only on that row's query, context length and the
+// cached K/V, never on the other rows of its tile. So a token gets the same bits however
+// its prompt was chunked, whatever else is in the batch and however the items are spread
+// over threads. A sliding window starts a row's walk at the block of its first key in the
+// window.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -82,38 +85,9 @@ __attribute__((target("avx2,fma"))) void weighted_sum_avx2(float correction, con
   }
 }
 
-__attribute__((target("avx512f"))) void weighted_sum_avx512(float correction, const float* p,
-                                                            const float* values,
-                                                            int64_t stride, int64_t n,
-                                                            int64_t head_dim, float* acc) {
-  const __m512 c = _mm512_set1_ps(correction);
-  int64_t d = 0;
-  // Four registers of 16 lanes (64 dimensions) at a time, accumulated across the block.
-  for (; d + 64 <= head_dim; d += 64) {
-    __m512 a[4];
-    for (int i = 0; i < 4; ++i) a[i] = _mm512_mul_ps(_mm512_loadu_ps(acc + d + 16 * i), c);
-    for (int64_t j = 0; j < n; ++j) {
-      const __m512 pj = _mm512_set1_ps(p[j]);
-      const float* v = values + j * stride + d;
-      for (int i = 0; i < 4; ++i) a[i] = _mm512_fmadd_ps(pj, _mm512_loadu_ps(v + 16 * i), a[i]);
-    }
-    for (int i = 0; i < 4; ++i) _mm512_storeu_ps(acc + d + 16 * i, a[i]);
-  }
-  for (; d < head_dim; d += 16) {
-    const __mmask16 mask =
-        static_cast<__mmask16>(head_dim - d >= 16 ? 0xFFFF : (1u << (head_dim - d)) - 1);
-    __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, acc + d), c);
-    for (int64_t j = 0; j < n; ++j) {
-      a = _mm512_fmadd_ps(_mm512_set1_ps(p[j]),
-                          _mm512_maskz_loadu_ps(mask, values + j * stride + d), a);
-    }
-    _mm512_mask_storeu_ps(acc + d, mask, a);
-  }
-}
-
 // Sums the 16 lanes of each of a[0..15] into lane i of the result, by a fixed tree: pairs
 // within 128-bit lanes, then pairs of pairs, then across the four 128-bit lanes.
-__attribute__((target("avx512f"))) __m512 transpose_sum16(const __m512* a) {
+__attribute__((target("avx512f"), always_inline)) inline __m512 transpose_sum16(const __m512* a) {
   __m512 x[8];
   for (int i = 0; i < 8; ++i) {
     x[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
@@ -134,56 +108,84 @@ __attribute__((target("avx512f"))) __m512 transpose_sum16(const __m512* a) {
                        _mm512_shuffle_f32x4(u01, u23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// Returns q . k_j of the 16 keys at keys + j * stride as one vector, accumulating 16
-// dimensions per step and masking the last head_dim % 16. With kFull false only the first
-// `rows` keys exist, because fewer than 16 rows of the block remain; the other accumulators
-// stay zero.
-template <bool kFull>
-__attribute__((target("avx512f"), always_inline)) inline __m512 scores16(
-    const float* q, const float* keys, int64_t stride, int64_t rows, int64_t head_dim) {
+// Returns the scores of kRows query rows (q[r], r < kRows <= 4) against 4 keys at keys +
+// k * head_dim, q[r] . k_k in lane 4 r + k. Each score accumulates 16 dimensions per step in
+// its own 16-lane accumulator, masking the last head_dim % 16. transpose_sum16 then adds
+// the lanes by one fixed tree, so a score's bits depend only on q[r] and the key, not on the
+// other rows or keys of the tile. With kFullKeys false only the first `num_keys` keys are
+// read, because fewer than 4 rows of the block remain; the other lanes are zero.
+template <int kRows, bool kFullKeys>
+__attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
+    const float* const* q, const float* keys, int64_t num_keys, int64_t head_dim) {
   __m512 acc[16];
 #pragma GCC unroll 16
-  for (int j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+  const int64_t keys_read = kFullKeys ? 4 : num_keys;
   int64_t d = 0;
   for (; d + 16 <= head_dim; d += 16) {
-    const __m512 qv = _mm512_loadu_ps(q + d);
-    if constexpr (kFull) {
-#pragma GCC unroll 16
-      for (int j = 0; j < 16; ++j) {
-        acc[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(keys + j * stride + d), acc[j]);
-      }
-    } else {
-      for (int64_t j = 0; j < rows; ++j) {
-        acc[j] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(keys + j * stride + d), acc[j]);
-      }
+    __m512 qv[kRows];
+#pragma GCC unroll 4
+    for (int r = 0; r < kRows; ++r) qv[r] = _mm512_loadu_ps(q[r] + d);
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < keys_read; ++k) {
+      const __m512 kv = _mm512_loadu_ps(keys + k * head_dim + d);
+#pragma GCC unroll 4
+      for (int r = 0; r < kRows; ++r) acc[4 * r + k] = _mm512_fmadd_ps(qv[r], kv, acc[4 * r + k]);
     }
   }
   if (d < head_dim) {
-    const __mmask16 mask = static_cast<__mmask16>((1u << (head_dim - d)) - 1);
-    const __m512 qv = _mm512_maskz_loadu_ps(mask, q + d);
-    const int64_t n = kFull ? 16 : rows;
-    for (int64_t j = 0; j < n; ++j) {
-      acc[j] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(mask, keys + j * stride + d), acc[j]);
+    const __mmask16 mask = tail_mask16(head_dim - d);
+    __m512 qv[kRows];
+    for (int r = 0; r < kRows; ++r) qv[r] = _mm512_maskz_loadu_ps(mask, q[r] + d);
+    for (int64_t k = 0; k < keys_read; ++k) {
+      const __m512 kv = _mm512_maskz_loadu_ps(mask, keys + k * head_dim + d);
+      for (int r = 0; r < kRows; ++r) acc[4 * r + k] = _mm512_fmadd_ps(qv[r], kv, acc[4 * r + k]);
     }
   }
   return transpose_sum16(acc);
 }
 
-// scores[j] = q . k_j for j in [0, n), k_j at keys + j * stride, n <= block_size, 16 keys
-// at a time, each with its own 16-lane accumulator, summed by transpose_sum16. This is
-// cheaper than a horizontal sum per key. A key's bits do not depend on n, because where 16
-// rows of the block remain all 16 are computed. Whatever rows past n hold (other tokens,
-// zeros) reaches only their own lanes, which are not stored.
-__attribute__((target("avx512f"))) void scores_avx512(const float* q, const float* keys,
-                                                      int64_t stride, int64_t n,
-                                                      int64_t block_size, int64_t head_dim,
-                                                      float* scores) {
-  for (int64_t j0 = 0; j0 < n; j0 += 16) {
-    const int64_t m = std::min<int64_t>(16, n - j0);
-    const int64_t rows = std::min<int64_t>(16, block_size - j0);
-    const __m512 sums = rows == 16 ? scores16<true>(q, keys + j0 * stride, stride, 16, head_dim)
-                                   : scores16<false>(q, keys + j0 * stride, stride, rows, head_dim);
-    _mm512_mask_storeu_ps(scores + j0, static_cast<__mmask16>((1u << m) - 1), sums);
+// scores_avx512 for kRows rows.
+template <int kRows>
+__attribute__((target("avx512f"))) void scores_rows(const float* const* q, const float* keys,
+                                                    int64_t key_begin, int64_t key_end,
+                                                    int64_t block_size, int64_t head_dim,
+                                                    float scale, float* const* scores) {
+  const __m512 scale_v = _mm512_set1_ps(scale);
+  for (int64_t j0 = key_begin; j0 < key_end; j0 += 4) {
+    const int64_t keys_left = std::min<int64_t>(4, block_size - j0);
+    const float* k = keys + j0 * head_dim;
+    const __m512 sums =
+        _mm512_mul_ps(keys_left == 4 ? scores_tile<kRows, true>(q, k, 4, head_dim)
+                                     : scores_tile<kRows, false>(q, k, keys_left, head_dim),
+                      scale_v);
+    // Score rows have room for whole tiles of 4 keys.
+    if constexpr (kRows > 0) _mm_storeu_ps(scores[0] + j0, _mm512_extractf32x4_ps(sums, 0));
+    if constexpr (kRows > 1) _mm_storeu_ps(scores[1] + j0, _mm512_extractf32x4_ps(sums, 1));
+    if constexpr (kRows > 2) _mm_storeu_ps(scores[2] + j0, _mm512_extractf32x4_ps(sums, 2));
+    if constexpr (kRows > 3) _mm_storeu_ps(scores[3] + j0, _mm512_extractf32x4_ps(sums, 3));
+  }
+}
+
+// scores[r][j] = scale * q[r] . k_j for rows r < num_rows and keys j in [key_begin, key_end)
+// of a block (key_begin a multiple of 4), k_j at keys + j * head_dim, in tiles of 4 rows by 4
+// keys, so that each key row loaded serves 4 query rows. A row of `scores` holds the whole
+// block rounded up to 4 keys.
+__attribute__((target("avx512f"))) void scores_avx512(const float* const* q, int64_t num_rows,
+                                                      const float* keys, int64_t key_begin,
+                                                      int64_t key_end, int64_t block_size,
+                                                      int64_t head_dim, float scale,
+                                                      float* const* scores) {
+  for (int64_t r = 0; r < num_rows; r += 4) {
+    const auto run = [&](auto rows_fn) {
+      rows_fn(q + r, keys, key_begin, key_end, block_size, head_dim, scale, scores + r);
+    };
+    switch (std::min<int64_t>(4, num_rows - r)) {
+      case 1: run(scores_rows<1>); break;
+      case 2: run(scores_rows<2>); break;
+      case 3: run(scores_rows<3>); break;
+      default: run(scores_rows<4>); break;
+    }
   }
 }
 
@@ -211,22 +213,12 @@ float softmax_block(float* row, int64_t n, float scale, float soft_cap, float& r
   return correction;
 }
 
-// softmax_block on AVX-512, except that p comes from the vector exp (within 2 ulp of
-// std::exp) and the block's sum of p is taken by a fixed tree over 16 lanes (masked lanes add
-// zero) instead of in key order.
+// softmax_block on AVX-512 for scores already scaled and soft-capped. p comes from the vector
+// exp (within 2 ulp of std::exp), and the block's sum of p is taken by a fixed tree over 16
+// lanes (masked lanes add zero) instead of in key order.
 __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_t n,
-                                                             float scale, float soft_cap,
                                                              float& running_max,
                                                              float& running_sum) {
-  const __m512 scale_v = _mm512_set1_ps(scale);
-  for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 mask = tail_mask16(n - j);
-    _mm512_mask_storeu_ps(row + j, mask,
-                          _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, row + j), scale_v));
-  }
-  if (soft_cap > 0.0f) {
-    for (int64_t j = 0; j < n; ++j) row[j] = soft_cap * std::tanh(row[j] / soft_cap);
-  }
   __m512 max_v = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 mask = tail_mask16(n - j);
@@ -249,14 +241,148 @@ __attribute__((target("avx512f"))) float softmax_block_avx512(float* row, int64_
   return correction;
 }
 
+// The per-row weighted sum of the paths without AVX-512.
 WeightedSumFn weighted_sum_for(CpuIsa isa) {
-  switch (isa) {
-    case CpuIsa::kAvx512Vnni:
-    case CpuIsa::kAvx512: return &weighted_sum_avx512;
-    case CpuIsa::kAvx2: return &weighted_sum_avx2;
-    case CpuIsa::kScalar: break;
+  return isa == CpuIsa::kAvx2 ? &weighted_sum_avx2 : &weighted_sum_scalar;
+}
+
+// One query row's share of a block: its scores (then p) and output accumulator, the
+// correction of its running sums, and its keys [lo, hi) of the block.
+struct RowRef {
+  float* p;        // [block_size] scores, then softmax numerators, by the key's slot
+  float* acc;      // [head_dim]
+  float* max;      // running max of the row's scores
+  float* sum;      // running sum of exp(score - max)
+  float correction;
+  int64_t lo, hi;
+};
+
+// Returns the max or the sum of two vectors, as reduce4 combines lanes.
+template <bool kMax>
+__attribute__((target("avx512f"), always_inline)) inline __m512 combine(__m512 x, __m512 y) {
+  return kMax ? _mm512_max_ps(x, y) : _mm512_add_ps(x, y);
+}
+
+// Lane r of the result combines the 16 lanes of v[r], r < 4, by max or sum over a fixed
+// tree: pairs within 128-bit lanes, then pairs of pairs, then across the four 128-bit lanes.
+// Each row's lanes meet in the same order whatever its position, as both are commutative.
+template <bool kMax>
+__attribute__((target("avx512f"), always_inline)) inline __m512 reduce4(const __m512* v) {
+  constexpr auto op = combine<kMax>;
+  const __m512 a = op(_mm512_unpacklo_ps(v[0], v[1]), _mm512_unpackhi_ps(v[0], v[1]));
+  const __m512 b = op(_mm512_unpacklo_ps(v[2], v[3]), _mm512_unpackhi_ps(v[2], v[3]));
+  // Per 128-bit lane: the four rows' (0 op 2) op (1 op 3).
+  const __m512 c = op(_mm512_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                      _mm512_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 d = op(c, _mm512_shuffle_f32x4(c, c, _MM_SHUFFLE(2, 3, 0, 1)));
+  return op(d, _mm512_shuffle_f32x4(d, d, _MM_SHUFFLE(1, 0, 3, 2)));
+}
+
+// Runs the online-softmax step of one block for up to 4 rows whose keys [lo, hi) lie in the
+// first 16 slots of the block, on scores already scaled and soft-capped. It takes the block
+// max, p = exp(score - new max) by the vector exp, and the block's sum of p by the tree of
+// reduce4, then updates the running sums and sets each row's correction of its old sum and
+// output. A row's bits do not depend on the other rows.
+__attribute__((target("avx512f"))) void softmax_rows16(RowRef* rows, int64_t num_rows) {
+  const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 s[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
+  __mmask16 mask[4] = {0, 0, 0, 0};
+  alignas(64) float old_max[16] = {}, old_sum[16] = {};
+  for (int64_t r = 0; r < num_rows; ++r) {
+    mask[r] = static_cast<__mmask16>(((1u << rows[r].hi) - 1) & ~((1u << rows[r].lo) - 1));
+    s[r] = _mm512_mask_loadu_ps(neg_inf, mask[r], rows[r].p);
+    old_max[r] = *rows[r].max;
+    old_sum[r] = *rows[r].sum;
   }
-  return &weighted_sum_scalar;
+
+  const __m512 block_max = reduce4<true>(s);
+  // Lanes past num_rows are never read.
+  const __m512 old_max_v = _mm512_load_ps(old_max);
+  const __m512 new_max = _mm512_max_ps(old_max_v, block_max);
+  const __m512 correction = exp_avx512(_mm512_sub_ps(old_max_v, new_max));  // 0 on the first block
+  __m512 p[4];
+  for (int r = 0; r < 4; ++r) {
+    const __m512 row_max = _mm512_permutexvar_ps(_mm512_set1_epi32(r), new_max);
+    p[r] = _mm512_maskz_mov_ps(mask[r], exp_avx512(_mm512_sub_ps(s[r], row_max)));
+  }
+
+  const __m512 block_sum = reduce4<false>(p);
+  const __m512 new_sum =
+      _mm512_add_ps(_mm512_mul_ps(_mm512_load_ps(old_sum), correction), block_sum);
+  alignas(64) float new_max_out[16], new_sum_out[16], correction_out[16];
+  _mm512_store_ps(new_max_out, new_max);
+  _mm512_store_ps(new_sum_out, new_sum);
+  _mm512_store_ps(correction_out, correction);
+  for (int64_t r = 0; r < num_rows; ++r) {
+    _mm512_mask_storeu_ps(rows[r].p, mask[r], p[r]);
+    *rows[r].max = new_max_out[r];
+    *rows[r].sum = new_sum_out[r];
+    rows[r].correction = correction_out[r];
+  }
+}
+
+// weighted_sum_avx2's arithmetic per row on 16-lane vectors, for kRows rows that share each
+// value row loaded: acc = acc * correction, then acc = fma(p[j], v_j, acc) for j in [lo, hi)
+// in key order, v_j at values + j * head_dim. A row's bits do not depend on the other rows.
+template <int kRows>
+__attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
+                                                          const float* values,
+                                                          int64_t head_dim) {
+  int64_t key_begin = rows[0].lo, key_end = rows[0].hi;
+  for (int r = 1; r < kRows; ++r) {
+    key_begin = std::min(key_begin, rows[r].lo);
+    key_end = std::max(key_end, rows[r].hi);
+  }
+  // Four vectors (64 dimensions) per row at a time, accumulated across the block.
+  int64_t d = 0;
+  for (; d + 64 <= head_dim; d += 64) {
+    __m512 a[kRows][4];
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 c = _mm512_set1_ps(rows[r].correction);
+      for (int i = 0; i < 4; ++i) a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(rows[r].acc + d + 16 * i), c);
+    }
+    for (int64_t j = key_begin; j < key_end; ++j) {
+      const float* v = values + j * head_dim + d;
+      __m512 vj[4];
+      for (int i = 0; i < 4; ++i) vj[i] = _mm512_loadu_ps(v + 16 * i);
+      for (int r = 0; r < kRows; ++r) {
+        if (j < rows[r].lo || j >= rows[r].hi) continue;
+        const __m512 pj = _mm512_set1_ps(rows[r].p[j]);
+        for (int i = 0; i < 4; ++i) a[r][i] = _mm512_fmadd_ps(pj, vj[i], a[r][i]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      for (int i = 0; i < 4; ++i) _mm512_storeu_ps(rows[r].acc + d + 16 * i, a[r][i]);
+    }
+  }
+  for (; d < head_dim; d += 16) {
+    const __mmask16 mask = tail_mask16(head_dim - d);
+    __m512 a[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      a[r] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, rows[r].acc + d),
+                           _mm512_set1_ps(rows[r].correction));
+    }
+    for (int64_t j = key_begin; j < key_end; ++j) {
+      const __m512 vj = _mm512_maskz_loadu_ps(mask, values + j * head_dim + d);
+      for (int r = 0; r < kRows; ++r) {
+        if (j < rows[r].lo || j >= rows[r].hi) continue;
+        a[r] = _mm512_fmadd_ps(_mm512_set1_ps(rows[r].p[j]), vj, a[r]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) _mm512_mask_storeu_ps(rows[r].acc + d, mask, a[r]);
+  }
+}
+
+void weighted_sum_avx512(const RowRef* rows, int64_t num_rows, const float* values,
+                         int64_t head_dim) {
+  for (int64_t r = 0; r < num_rows; r += 4) {
+    switch (std::min<int64_t>(4, num_rows - r)) {
+      case 1: weighted_sum_rows<1>(rows + r, values, head_dim); break;
+      case 2: weighted_sum_rows<2>(rows + r, values, head_dim); break;
+      case 3: weighted_sum_rows<3>(rows + r, values, head_dim); break;
+      default: weighted_sum_rows<4>(rows + r, values, head_dim); break;
+    }
+  }
 }
 
 // Prefetches into L2 the keys and values of one KV head of one block, `block_size` rows of
@@ -275,10 +401,19 @@ void prefetch_block(const PagedKVCacheView& cache, int64_t offset) {
 // Blocks of keys and values prefetched ahead of the one being read.
 constexpr int64_t kPrefetchBlocks = 2;
 
+// Query rows an item aims for: a prompt's tokens are grouped so that an item has about this
+// many (token, query head) rows, which share each key and value row loaded.
+constexpr int64_t kRowsPerItem = 12;
+
 // Items per unit of thread work. Units take every num_units-th item, so that each thread's
 // share mixes short and long contexts: consecutive tokens of a prompt have growing contexts,
 // and contiguous ranges of them would give the last thread most of the work.
 constexpr int64_t kUnitsPerThread = 8;
+
+// Consecutive new tokens of one sequence that an item attends for together.
+struct TokenTile {
+  int32_t seq, first_token, num_tokens;
+};
 
 }  // namespace
 
@@ -301,127 +436,171 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   const WeightedSumFn weighted_sum = weighted_sum_for(isa);
   const bool avx512 = isa == CpuIsa::kAvx512 || isa == CpuIsa::kAvx512Vnni;
 
-  // Sequence of each new token, so that items are independent of each other.
-  std::vector<int32_t> token_seq(static_cast<size_t>(num_tokens));
+  // Each sequence's new tokens in tiles of up to tile_tokens. Every row's arithmetic is the
+  // same in any tile, so the tiling changes only the speed.
+  const int64_t tile_tokens = std::max<int64_t>(1, kRowsPerItem / queries_per_kv);
+  std::vector<TokenTile> tiles;
   for (int64_t s = 0; s < num_seqs; ++s) {
-    for (int32_t t = metadata.query_start_loc[s]; t < metadata.query_start_loc[s + 1]; ++t)
-      token_seq[t] = static_cast<int32_t>(s);
+    for (int32_t t = metadata.query_start_loc[s]; t < metadata.query_start_loc[s + 1];
+         t += static_cast<int32_t>(tile_tokens)) {
+      const int64_t count = std::min<int64_t>(tile_tokens, metadata.query_start_loc[s + 1] - t);
+      tiles.push_back({static_cast<int32_t>(s), t, static_cast<int32_t>(count)});
+    }
   }
+  const auto num_tiles = static_cast<int64_t>(tiles.size());
 
-  // An item is one token's query heads of one KV head, which read that head's keys and
-  // values once. With fewer (token, KV head) pairs than units, as in single-sequence decode
-  // (3 pairs for SmolLM2, 1 for Gemma 3 270M), the query heads of a KV head split into
-  // groups, so that every thread gets work. The split takes the fewest groups that give
-  // each thread the same number of items (2 of 2 heads for Gemma 3 on 2 threads), else one
-  // head per item. Each head's arithmetic is the same either way.
+  // An item is one tile's query heads of one KV head, which read that head's keys and values
+  // once. With fewer (tile, KV head) pairs than units, as in single-sequence decode (3 pairs
+  // for SmolLM2, 1 for Gemma 3 270M), the query heads of a KV head split into groups, so that
+  // every thread gets work. The split takes the fewest groups that give each thread the same
+  // number of items (2 of 2 heads for Gemma 3 on 2 threads), else one head per item.
   const int num_threads = ThreadPool::global().num_threads();
   int64_t groups_per_kv_head = 1;
-  if (num_tokens * num_kv_heads < kUnitsPerThread * num_threads) {
+  if (num_tiles * num_kv_heads < kUnitsPerThread * num_threads) {
     groups_per_kv_head = queries_per_kv;
     for (int64_t groups = 1; groups < queries_per_kv; ++groups) {
-      if (queries_per_kv % groups == 0 && num_tokens * num_kv_heads * groups % num_threads == 0) {
+      if (queries_per_kv % groups == 0 && num_tiles * num_kv_heads * groups % num_threads == 0) {
         groups_per_kv_head = groups;
         break;
       }
     }
   }
   const int64_t group_heads = queries_per_kv / groups_per_kv_head;
-  const int64_t num_items = num_tokens * num_kv_heads * groups_per_kv_head;
+  const int64_t num_items = num_tiles * num_kv_heads * groups_per_kv_head;
   const int64_t num_units = std::min<int64_t>(num_items, kUnitsPerThread * num_threads);
+  const int64_t max_rows = tile_tokens * group_heads;
+  // Score rows hold whole tiles of 4 keys.
+  const int64_t score_stride = (block_size + 3) / 4 * 4;
 
   parallel_for(num_units, [&](int64_t first_unit, int64_t end_unit) {
-    // Per query head of the item: scores of one block, output accumulator, softmax state.
-    std::vector<float> scores(static_cast<size_t>(group_heads * block_size));  // [G, bs]
-    std::vector<float> acc(static_cast<size_t>(group_heads * head_dim));       // [G, hd]
-    std::vector<float> running_max(static_cast<size_t>(group_heads));
-    std::vector<float> running_sum(static_cast<size_t>(group_heads));
+    // Per row (token-major, then query head): scores of one block, output accumulator,
+    // softmax state, query, context.
+    std::vector<float> scores(static_cast<size_t>(max_rows * score_stride));  // [R, stride]
+    std::vector<float> acc(static_cast<size_t>(max_rows * head_dim));         // [R, hd]
+    std::vector<float> running_max(static_cast<size_t>(max_rows));
+    std::vector<float> running_sum(static_cast<size_t>(max_rows));
+    std::vector<int64_t> context_len(static_cast<size_t>(max_rows));
+    std::vector<int64_t> first_key(static_cast<size_t>(max_rows));
+    std::vector<const float*> q(static_cast<size_t>(max_rows));
+    std::vector<RowRef> active(static_cast<size_t>(max_rows));
+    std::vector<const float*> active_q(static_cast<size_t>(max_rows));
+    std::vector<float*> active_scores(static_cast<size_t>(max_rows));
 
     for (int64_t unit = first_unit; unit < end_unit; ++unit) {
       for (int64_t item = unit; item < num_items; item += num_units) {
-        const int64_t t = item / (num_kv_heads * groups_per_kv_head);
+        const TokenTile& tile = tiles[item / (num_kv_heads * groups_per_kv_head)];
         const int64_t g = item / groups_per_kv_head % num_kv_heads;
         // First query head of the item.
         const int64_t head0 = g * queries_per_kv + item % groups_per_kv_head * group_heads;
-        const int64_t s = token_seq[t];
-        const int64_t query_len =
-            metadata.query_start_loc[s + 1] - metadata.query_start_loc[s];
-        const int64_t position =
-            metadata.seq_lens[s] - query_len + (t - metadata.query_start_loc[s]);
-        const int64_t context_len = position + 1;
-        // The window is masked by absolute position, so a token after a prefix-cache hit or
-        // a chunk boundary attends to the same keys as in a whole-prompt step.
-        const int64_t first_key =
-            options.sliding_window > 0
-                ? std::max<int64_t>(0, context_len - options.sliding_window)
-                : 0;
+        const int64_t s = tile.seq;
+        const int64_t query_len = metadata.query_start_loc[s + 1] - metadata.query_start_loc[s];
         const int32_t* block_table =
             metadata.block_tables.data() + s * metadata.max_blocks_per_seq;
-        // The item's query heads are adjacent rows: [group_heads, head_dim].
-        const float* q = query + (t * num_heads + head0) * head_dim;
+        const int64_t num_rows = tile.num_tokens * group_heads;
 
-        std::fill(running_max.begin(), running_max.end(),
-                  -std::numeric_limits<float>::infinity());
-        std::fill(running_sum.begin(), running_sum.end(), 0.0f);
-        std::fill(acc.begin(), acc.end(), 0.0f);
+        // Keys [first_key, context_len) of a row are in its window. The window is masked by
+        // absolute position, so a token after a prefix-cache hit or a chunk boundary attends
+        // to the same keys as in a whole-prompt step.
+        int64_t walk_begin = std::numeric_limits<int64_t>::max(), walk_end = 0;
+        for (int64_t i = 0; i < tile.num_tokens; ++i) {
+          const int64_t t = tile.first_token + i;
+          const int64_t position =
+              metadata.seq_lens[s] - query_len + (t - metadata.query_start_loc[s]);
+          const int64_t ctx = position + 1;
+          const int64_t first =
+              options.sliding_window > 0 ? std::max<int64_t>(0, ctx - options.sliding_window)
+                                         : 0;
+          walk_begin = std::min(walk_begin, first);
+          walk_end = std::max(walk_end, ctx);
+          for (int64_t h = 0; h < group_heads; ++h) {
+            const int64_t r = i * group_heads + h;
+            context_len[r] = ctx;
+            first_key[r] = first;
+            q[r] = query + (t * num_heads + head0 + h) * head_dim;
+          }
+        }
+
+        std::fill_n(running_max.begin(), num_rows, -std::numeric_limits<float>::infinity());
+        std::fill_n(running_sum.begin(), num_rows, 0.0f);
+        std::fill_n(acc.begin(), num_rows * head_dim, 0.0f);
 
         // Items of one KV head read the same blocks. Only the first prefetches them, and the
         // others, on this core or the other, find them in L2 or the shared L3. A prefetch of
         // a block that is already cached still costs its 512 instructions.
         const bool prefetch = item % groups_per_kv_head == 0;
-        for (int64_t b = first_key / block_size; prefetch &&
-             b < first_key / block_size + kPrefetchBlocks && b * block_size < context_len; ++b) {
+        const int64_t first_block = walk_begin / block_size;
+        for (int64_t b = first_block;
+             prefetch && b < first_block + kPrefetchBlocks && b * block_size < walk_end; ++b) {
           prefetch_block(cache, head_offset(block_table[b], g));
         }
-        for (int64_t b = first_key / block_size; b * block_size < context_len; ++b) {
-          const int64_t n = std::min(block_size, context_len - b * block_size);
-          // Keys [first_j, n) of the block are in the window.
-          const int64_t first_j = std::max<int64_t>(0, first_key - b * block_size);
+        for (int64_t b = first_block; b * block_size < walk_end; ++b) {
           const float* keys = cache.key_cache + head_offset(block_table[b], g);
           const float* values = cache.value_cache + head_offset(block_table[b], g);
-          if (prefetch && (b + kPrefetchBlocks) * block_size < context_len) {
+          if (prefetch && (b + kPrefetchBlocks) * block_size < walk_end) {
             prefetch_block(cache, head_offset(block_table[b + kPrefetchBlocks], g));
           }
+          // The rows with keys in this block, and those keys' slots [lo, hi).
+          int64_t num_active = 0, key_begin = block_size, key_end = 0;
+          for (int64_t r = 0; r < num_rows; ++r) {
+            const int64_t lo = std::max<int64_t>(0, first_key[r] - b * block_size);
+            const int64_t hi = std::min(block_size, context_len[r] - b * block_size);
+            if (lo >= hi) continue;
+            float* row_scores = scores.data() + r * score_stride;
+            active[num_active] = {row_scores, acc.data() + r * head_dim, &running_max[r],
+                                  &running_sum[r], 0.0f, lo, hi};
+            active_q[num_active] = q[r];
+            active_scores[num_active] = row_scores;
+            ++num_active;
+            key_begin = std::min(key_begin, lo);
+            key_end = std::max(key_end, hi);
+          }
 
-          // scores[h, j] = q_h . k_j, on AVX-512 per head, else over tiles of up to 4 heads
-          // by 4 keys.
           if (avx512) {
-            for (int64_t h = 0; h < group_heads; ++h) {
-              scores_avx512(q + h * head_dim, keys, head_dim, n, block_size, head_dim,
-                            scores.data() + h * block_size);
-            }
-          }
-          for (int64_t h0 = 0; !avx512 && h0 < group_heads; h0 += 4) {
-            const int mt = static_cast<int>(std::min<int64_t>(4, group_heads - h0));
-            for (int64_t j0 = 0; j0 < n; j0 += 4) {
-              const int nr = static_cast<int>(std::min<int64_t>(4, n - j0));
-              dot_tile(mt, nr, q + h0 * head_dim, head_dim, keys + j0 * head_dim,
-                       head_dim, head_dim, scores.data() + h0 * block_size + j0,
-                       block_size);
+            scores_avx512(active_q.data(), num_active, keys, key_begin / 4 * 4, key_end,
+                          block_size, head_dim, scale, active_scores.data());
+          } else {
+            // Tiles of one row by up to 4 keys, unscaled, because softmax_block scales.
+            for (int64_t i = 0; i < num_active; ++i) {
+              for (int64_t j0 = key_begin / 4 * 4; j0 < key_end; j0 += 4) {
+                const int nr = static_cast<int>(std::min<int64_t>(4, key_end - j0));
+                dot_tile(1, nr, active_q[i], head_dim, keys + j0 * head_dim, head_dim,
+                         head_dim, active_scores[i] + j0, score_stride);
+              }
             }
           }
 
-          // Softmax and weighted values over the keys in the window, [first_j, n).
-          const int64_t num_keys = n - first_j;
-          const float* window_values = values + first_j * head_dim;
-          for (int64_t h = 0; h < group_heads; ++h) {
-            float* row = scores.data() + h * block_size + first_j;
-            float correction;
-            if (avx512) {
-              correction = softmax_block_avx512(row, num_keys, scale, soft_cap, running_max[h],
-                                                running_sum[h]);
-            } else {
-              correction = softmax_block(row, num_keys, scale, soft_cap, running_max[h],
-                                         running_sum[h]);
+          // Softmax and weighted values over each row's keys [lo, hi).
+          if (avx512 && soft_cap > 0.0f) {
+            for (int64_t i = 0; i < num_active; ++i) {
+              float* p = active[i].p;
+              for (int64_t j = active[i].lo; j < active[i].hi; ++j) {
+                p[j] = soft_cap * std::tanh(p[j] / soft_cap);
+              }
             }
-            weighted_sum(correction, row, window_values, head_dim, num_keys, head_dim,
-                         acc.data() + h * head_dim);
           }
+          for (int64_t i = 0; avx512 && block_size <= 16 && i < num_active; i += 4) {
+            softmax_rows16(active.data() + i, std::min<int64_t>(4, num_active - i));
+          }
+          for (int64_t i = 0; !(avx512 && block_size <= 16) && i < num_active; ++i) {
+            RowRef& row = active[i];
+            float* p = row.p + row.lo;
+            if (avx512) {
+              row.correction = softmax_block_avx512(p, row.hi - row.lo, *row.max, *row.sum);
+            } else {
+              row.correction = softmax_block(p, row.hi - row.lo, scale, soft_cap, *row.max,
+                                             *row.sum);
+              weighted_sum(row.correction, p, values + row.lo * head_dim, head_dim,
+                           row.hi - row.lo, head_dim, row.acc);
+            }
+          }
+          if (avx512) weighted_sum_avx512(active.data(), num_active, values, head_dim);
         }
 
-        for (int64_t h = 0; h < group_heads; ++h) {
-          float* o = out + (t * num_heads + head0 + h) * head_dim;
-          const float* a = acc.data() + h * head_dim;
-          const float inv_sum = 1.0f / running_sum[h];
+        for (int64_t r = 0; r < num_rows; ++r) {
+          const int64_t t = tile.first_token + r / group_heads;
+          float* o = out + (t * num_heads + head0 + r % group_heads) * head_dim;
+          const float* a = acc.data() + r * head_dim;
+          const float inv_sum = 1.0f / running_sum[r];
           for (int64_t d = 0; d < head_dim; ++d) o[d] = a[d] * inv_sum;
         }
       }
