@@ -3,6 +3,7 @@
 #include "kernels/ops.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "core/errors.h"
 #include "core/thread_pool.h"
@@ -123,16 +124,42 @@ void embedding(const WeightMatrix& table, std::span<const int32_t> token_ids,
   }
 }
 
-void linear(std::span<const float> x, int64_t num_tokens, const WeightMatrix& weight,
-            std::span<const float> bias, std::span<float> y) {
+namespace {
+
+void check_linear(std::span<const float> x, int64_t num_tokens, const WeightMatrix& weight,
+                  std::span<const float> bias, std::span<float> y) {
   require_cpu(weight.device, "linear");
   check_weight("linear", weight);
   VLLM_CHECK(num_tokens >= 0, "linear: num_tokens={}", num_tokens);
   check_size("linear", "x", x.size(), num_tokens * weight.cols);
   check_size("linear", "y", y.size(), num_tokens * weight.rows);
   if (!bias.empty()) check_size("linear", "bias", bias.size(), weight.rows);
+}
+
+}  // namespace
+
+void linear(std::span<const float> x, int64_t num_tokens, const WeightMatrix& weight,
+            std::span<const float> bias, std::span<float> y) {
+  check_linear(x, num_tokens, weight, bias, y);
   if (num_tokens == 0) return;
   cpu::linear(x.data(), num_tokens, weight, bias.empty() ? nullptr : bias.data(), y.data());
+}
+
+void linear_shared_input(std::span<const float> x, int64_t num_tokens,
+                         std::span<const LinearProduct> products) {
+  std::vector<cpu::GroupedProduct> grouped;
+  for (const LinearProduct& product : products) {
+    const WeightMatrix& weight = *product.weight;
+    if (weight.layout != WeightLayout::kRowGroups16) {
+      linear(x, num_tokens, weight, product.bias, product.y);
+      continue;
+    }
+    check_linear(x, num_tokens, weight, product.bias, product.y);
+    grouped.push_back({&weight, product.bias.empty() ? nullptr : product.bias.data(),
+                       product.y.data()});
+  }
+  if (grouped.empty() || num_tokens == 0) return;
+  cpu::linear_row_groups_shared(x.data(), num_tokens, grouped);
 }
 
 void rms_norm(Device device, std::span<const float> x, std::span<const float> weight,

@@ -117,6 +117,19 @@ void linear(std::span<const float> x,  // [num_tokens, weight.cols]
             std::span<const float> bias,  // [weight.rows] or empty
             std::span<float> y);          // [num_tokens, weight.rows]
 
+// One product of linear_shared_input: y = x weight^T (+ bias).
+struct LinearProduct {
+  const WeightMatrix* weight;
+  std::span<const float> bias;  // [weight->rows] or empty
+  std::span<float> y;           // [num_tokens, weight->rows]
+};
+
+// Runs linear() for each product on the same x ([num_tokens, cols]), with the same results.
+// On the CPU, the products of matrices in row groups share one int8 slicing of x and one
+// pass of the threads, as q, k and v or gate and up do.
+void linear_shared_input(std::span<const float> x, int64_t num_tokens,
+                         std::span<const LinearProduct> products);
+
 // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight. `out` may alias `x`.
 void rms_norm(Device device, std::span<const float> x,  // [num_tokens, hidden_size]
               std::span<const float> weight,            // [hidden_size]

@@ -1,5 +1,7 @@
 #include "layers/linear.h"
 
+#include <vector>
+
 #include "core/errors.h"
 
 namespace vllm {
@@ -18,6 +20,23 @@ Linear::Linear(std::unique_ptr<LinearMethod> method, std::vector<float> bias)
 
 void Linear::forward(std::span<const float> x, int64_t num_tokens, std::span<float> y) const {
   method_->apply(x, num_tokens, bias_, y);
+}
+
+void Linear::forward_shared_input(std::span<const Linear* const> layers,
+                                  std::span<const float> x, int64_t num_tokens,
+                                  std::span<const std::span<float>> outputs) {
+  VLLM_CHECK(layers.size() == outputs.size(), "{} layers for {} outputs", layers.size(),
+             outputs.size());
+  std::vector<ops::LinearProduct> products;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const WeightMatrix* weight = layers[i]->method_->weight_matrix();
+    if (weight == nullptr) {
+      layers[i]->forward(x, num_tokens, outputs[i]);
+      continue;
+    }
+    products.push_back({weight, layers[i]->bias_, outputs[i]});
+  }
+  ops::linear_shared_input(x, num_tokens, products);
 }
 
 }  // namespace vllm

@@ -16,6 +16,9 @@ class LinearMethod {
   virtual ~LinearMethod() = default;
   virtual int64_t in_features() const = 0;
   virtual int64_t out_features() const = 0;
+  // The weight matrix the product reads, for products that share their input; null where
+  // the method keeps none.
+  virtual const WeightMatrix* weight_matrix() const { return nullptr; }
   virtual void apply(std::span<const float> x,  // [num_tokens, in_features]
                      int64_t num_tokens,
                      std::span<const float> bias,  // [out_features] or empty
@@ -33,6 +36,7 @@ class BlockQuantLinearMethod : public LinearMethod {
   void apply(std::span<const float> x, int64_t num_tokens, std::span<const float> bias,
              std::span<float> y) const override;
   const WeightMatrix& weight() const { return weight_; }
+  const WeightMatrix* weight_matrix() const override { return &weight_; }
 
  private:
   WeightMatrix weight_;  // [out_features, in_features]
@@ -48,6 +52,13 @@ class Linear {
   void forward(std::span<const float> x,  // [num_tokens, in_features]
                int64_t num_tokens,
                std::span<float> y) const;  // [num_tokens, out_features]
+
+  // Runs layers[i].forward(x, num_tokens, outputs[i]) for layers of one input, with the same
+  // results. Those whose methods keep a weight matrix run together (ops::linear_shared_input).
+  static void forward_shared_input(std::span<const Linear* const> layers,
+                                   std::span<const float> x,  // [num_tokens, in_features]
+                                   int64_t num_tokens,
+                                   std::span<const std::span<float>> outputs);
 
  private:
   std::unique_ptr<LinearMethod> method_;

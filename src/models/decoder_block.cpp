@@ -29,9 +29,9 @@ void DecoderActivations::resize(int64_t num_tokens, const ModelConfig& config,
 
 void project_qkv(const Linear& q_proj, const Linear& k_proj, const Linear& v_proj,
                  int64_t num_tokens, DecoderActivations& act) {
-  q_proj.forward(act.normed, num_tokens, act.query);
-  k_proj.forward(act.normed, num_tokens, act.key);
-  v_proj.forward(act.normed, num_tokens, act.value);
+  const Linear* layers[] = {&q_proj, &k_proj, &v_proj};
+  const std::span<float> outputs[] = {act.query, act.key, act.value};
+  Linear::forward_shared_input(layers, act.normed, num_tokens, outputs);
 }
 
 }  // namespace vllm

@@ -43,8 +43,9 @@ void project_qkv(const Linear& q_proj, const Linear& k_proj, const Linear& v_pro
 template <typename GatedActivation>
 void gated_mlp(const Linear& gate_proj, const Linear& up_proj, const Linear& down_proj,
                const GatedActivation& act_fn, int64_t num_tokens, DecoderActivations& act) {
-  gate_proj.forward(act.normed, num_tokens, act.mlp_hidden);
-  up_proj.forward(act.normed, num_tokens, act.up);
+  const Linear* layers[] = {&gate_proj, &up_proj};
+  const std::span<float> outputs[] = {act.mlp_hidden, act.up};
+  Linear::forward_shared_input(layers, act.normed, num_tokens, outputs);
   act_fn.forward(act.mlp_hidden, act.up, act.mlp_hidden);
   down_proj.forward(act.mlp_hidden, num_tokens, act.proj_out);
 }

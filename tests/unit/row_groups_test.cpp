@@ -167,6 +167,46 @@ TEST_F(RowGroupsTest, BatchAndThreadInvariant) {
   }
 }
 
+// Products of one input (q, k and v) give the bits of separate linear() calls: matrices of
+// different types and heights in row groups, one with a bias, and one in the row layout.
+TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
+  std::mt19937 rng(37);
+  const int64_t cols = 256, num_tokens = 7;
+  Packed q = make_packed(GGMLType::Q4_K, 48, cols, rng);
+  Packed k = make_packed(GGMLType::Q8_0, 16, cols, rng);
+  Packed v = make_packed(GGMLType::Q4_1, 32, cols, rng);
+  const Encoded row_layout = random_blocks(GGMLType::Q8_0, 24 * cols / 32, rng);
+  const WeightMatrix o{GGMLType::Q8_0, 24, cols, row_layout.bytes.data()};
+  const std::vector<float> bias = testing::random_floats(16, rng, 1.0f);
+  const std::vector<float> x = testing::random_floats(num_tokens * cols, rng, 2.0f);
+  const WeightMatrix* weights[] = {&q.weight, &k.weight, &o, &v.weight};
+  for (CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      std::vector<std::vector<float>> separate, shared;
+      std::vector<ops::LinearProduct> products;
+      for (const WeightMatrix* w : weights) {
+        separate.emplace_back(static_cast<size_t>(num_tokens * w->rows));
+        shared.emplace_back(static_cast<size_t>(num_tokens * w->rows));
+      }
+      for (size_t i = 0; i < std::size(weights); ++i) {
+        const std::span<const float> b = i == 1 ? std::span<const float>(bias) : std::span<const float>();
+        ops::linear(x, num_tokens, *weights[i], b, separate[i]);
+        products.push_back({weights[i], b, shared[i]});
+      }
+      ops::linear_shared_input(x, num_tokens, products);
+      for (size_t i = 0; i < std::size(weights); ++i) {
+        for (size_t e = 0; e < separate[i].size(); ++e) {
+          ASSERT_EQ(shared[i][e], separate[i][e])
+              << "product " << i << " element " << e << " on " << cpu::isa_name(isa)
+              << " with " << threads << " threads";
+        }
+      }
+    }
+  }
+}
+
 // A NaN or an infinity makes its token's outputs NaN and leaves the other tokens alone.
 TEST_F(RowGroupsTest, NonFiniteActivationStaysInItsToken) {
   std::mt19937 rng(31);

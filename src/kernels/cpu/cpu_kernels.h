@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/ggml_type.h"
 #include "kernels/ops.h"
@@ -64,6 +65,17 @@ void dequantize_grouped_row(const WeightMatrix& weight, int64_t row, float* out)
 // linear() on a row-group matrix.
 void linear_row_groups(const float* x, int64_t num_tokens, const WeightMatrix& weight,
                        const float* bias, float* y);
+// One product y = x weight^T (+ bias) of linear_row_groups_shared; bias may be null.
+struct GroupedProduct {
+  const WeightMatrix* weight;  // [rows, cols] in row groups
+  const float* bias;           // [rows] or null
+  float* y;                    // [num_tokens, rows]
+};
+// Runs linear_row_groups for products of one input x ([num_tokens, cols]): x is sliced once
+// and all the products' groups are split over the threads together. Each y gets the same
+// bits as from linear_row_groups.
+void linear_row_groups_shared(const float* x, int64_t num_tokens,
+                              std::span<const GroupedProduct> products);
 
 void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
               double eps, float* out);

@@ -644,59 +644,53 @@ const TileFn* vnni_tiles() {
   }
 }
 
+// Writes y[t, j] for rows j of groups [first_group, end_group) of `weight`, t < num_tokens,
+// from the sliced activations xs ([num_tokens, num_slices]).
 template <GGMLType T>
-void linear_groups(const float* x, int64_t num_tokens, const WeightMatrix& weight,
-                   const float* bias, float* y) {
+void multiply_groups(const SlicedBlock* xs, int64_t num_slices, int64_t num_tokens,
+                     const WeightMatrix& weight, int64_t first_group, int64_t end_group,
+                     float* y) {
   const int64_t rows = weight.rows;
-  const int64_t cols = weight.cols;
-  const int64_t num_blocks = cols / GroupFormat<T>::kElements;  // file blocks per row
-  const int64_t num_slices = cols / kBlock;                      // activation blocks per token
+  const int64_t num_blocks = weight.cols / GroupFormat<T>::kElements;  // file blocks per row
   const int64_t group_bytes = kGroupRows * num_blocks * GroupFormat<T>::kFileBytes;
   const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
-
-  // [num_tokens, num_slices] sliced activations, reused across calls on this thread.
-  static thread_local std::vector<SlicedBlock> sliced;
-  if (sliced.size() < static_cast<size_t>(num_tokens * num_slices)) {
-    sliced.resize(static_cast<size_t>(num_tokens * num_slices));
-  }
-  SlicedBlock* xs = sliced.data();
-  parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
-    for (int64_t t = first_token; t < end_token; ++t) {
-      if (vnni) {
-        slice_row_avx512(x + t * cols, cols, xs + t * num_slices);
-      } else {
-        slice_row_scalar(x + t * cols, cols, xs + t * num_slices);
-      }
-    }
-  });
-
   const TileFn* tiles = vnni_tiles<T>();
-  parallel_for(rows / kGroupRows, [&](int64_t first_group, int64_t end_group) {
-    for (int64_t chunk = 0; chunk < num_tokens; chunk += kTokenChunk) {
-      const int64_t chunk_end = std::min(num_tokens, chunk + kTokenChunk);
-      for (int64_t g = first_group; g < end_group; ++g) {
-        const uint8_t* group = weight.data + g * group_bytes;
-        for (int64_t t0 = chunk; t0 < chunk_end; t0 += kTokenBlock) {
-          const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, chunk_end - t0));
-          float* out = y + t0 * rows + g * kGroupRows;
-          const SlicedBlock* xt = xs + t0 * num_slices;
-          if (vnni) {
-            tiles[mt - 1](xt, num_slices, group, num_blocks, out, rows);
-          } else if constexpr (T == GGMLType::Q4_K) {
-            tile_scalar_q4k(mt, xt, num_slices, group, num_blocks, out, rows);
-          } else {
-            tile_scalar<T>(mt, xt, num_slices, group, num_blocks, out, rows);
-          }
+  for (int64_t chunk = 0; chunk < num_tokens; chunk += kTokenChunk) {
+    const int64_t chunk_end = std::min(num_tokens, chunk + kTokenChunk);
+    for (int64_t g = first_group; g < end_group; ++g) {
+      const uint8_t* group = weight.data + g * group_bytes;
+      for (int64_t t0 = chunk; t0 < chunk_end; t0 += kTokenBlock) {
+        const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, chunk_end - t0));
+        float* out = y + t0 * rows + g * kGroupRows;
+        const SlicedBlock* xt = xs + t0 * num_slices;
+        if (vnni) {
+          tiles[mt - 1](xt, num_slices, group, num_blocks, out, rows);
+        } else if constexpr (T == GGMLType::Q4_K) {
+          tile_scalar_q4k(mt, xt, num_slices, group, num_blocks, out, rows);
+        } else {
+          tile_scalar<T>(mt, xt, num_slices, group, num_blocks, out, rows);
         }
       }
     }
-    if (bias != nullptr) {
-      for (int64_t t = 0; t < num_tokens; ++t) {
-        for (int64_t j = first_group * kGroupRows; j < end_group * kGroupRows; ++j)
-          y[t * rows + j] += bias[j];
-      }
-    }
-  });
+  }
+}
+
+void multiply_groups_of_type(const SlicedBlock* xs, int64_t num_slices, int64_t num_tokens,
+                             const WeightMatrix& weight, int64_t first_group,
+                             int64_t end_group, float* y) {
+  const auto run = [&](auto multiply) {
+    multiply(xs, num_slices, num_tokens, weight, first_group, end_group, y);
+  };
+  switch (weight.type) {
+    case GGMLType::Q4_0: return run(multiply_groups<GGMLType::Q4_0>);
+    case GGMLType::Q4_1: return run(multiply_groups<GGMLType::Q4_1>);
+    case GGMLType::Q5_0: return run(multiply_groups<GGMLType::Q5_0>);
+    case GGMLType::Q8_0: return run(multiply_groups<GGMLType::Q8_0>);
+    case GGMLType::Q4_K: return run(multiply_groups<GGMLType::Q4_K>);
+    default: break;
+  }
+  throw InternalError(fmt::format("linear_row_groups: no row-group layout for ggml type {}",
+                                  static_cast<uint32_t>(weight.type)));
 }
 
 }  // namespace
@@ -744,16 +738,59 @@ void dequantize_grouped_row(const WeightMatrix& weight, int64_t row, float* out)
 
 void linear_row_groups(const float* x, int64_t num_tokens, const WeightMatrix& weight,
                        const float* bias, float* y) {
-  switch (weight.type) {
-    case GGMLType::Q4_0: return linear_groups<GGMLType::Q4_0>(x, num_tokens, weight, bias, y);
-    case GGMLType::Q4_1: return linear_groups<GGMLType::Q4_1>(x, num_tokens, weight, bias, y);
-    case GGMLType::Q5_0: return linear_groups<GGMLType::Q5_0>(x, num_tokens, weight, bias, y);
-    case GGMLType::Q8_0: return linear_groups<GGMLType::Q8_0>(x, num_tokens, weight, bias, y);
-    case GGMLType::Q4_K: return linear_groups<GGMLType::Q4_K>(x, num_tokens, weight, bias, y);
-    default: break;
+  const GroupedProduct product{&weight, bias, y};
+  linear_row_groups_shared(x, num_tokens, {&product, 1});
+}
+
+void linear_row_groups_shared(const float* x, int64_t num_tokens,
+                              std::span<const GroupedProduct> products) {
+  const int64_t cols = products.front().weight->cols;
+  const int64_t num_slices = cols / kBlock;  // activation blocks per token
+  for (const GroupedProduct& product : products) {
+    VLLM_CHECK(product.weight->cols == cols && product.weight->rows % kGroupRows == 0,
+               "linear_row_groups_shared: a {} x {} matrix among products of {} columns",
+               product.weight->rows, product.weight->cols, cols);
   }
-  throw InternalError(fmt::format("linear_row_groups: no row-group layout for ggml type {}",
-                                  static_cast<uint32_t>(weight.type)));
+
+  // [num_tokens, num_slices] sliced activations, reused across calls on this thread.
+  static thread_local std::vector<SlicedBlock> sliced;
+  if (sliced.size() < static_cast<size_t>(num_tokens * num_slices)) {
+    sliced.resize(static_cast<size_t>(num_tokens * num_slices));
+  }
+  SlicedBlock* xs = sliced.data();
+  const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
+  parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
+    for (int64_t t = first_token; t < end_token; ++t) {
+      if (vnni) {
+        slice_row_avx512(x + t * cols, cols, xs + t * num_slices);
+      } else {
+        slice_row_scalar(x + t * cols, cols, xs + t * num_slices);
+      }
+    }
+  });
+
+  // The products' groups in one sequence, split over the threads together.
+  std::vector<int64_t> first_of(products.size() + 1, 0);  // [num_products + 1]
+  for (size_t i = 0; i < products.size(); ++i) {
+    first_of[i + 1] = first_of[i] + products[i].weight->rows / kGroupRows;
+  }
+  parallel_for(first_of.back(), [&](int64_t first, int64_t end) {
+    for (size_t i = 0; i < products.size(); ++i) {
+      const int64_t begin_group = std::max(first, first_of[i]) - first_of[i];
+      const int64_t end_group = std::min(end, first_of[i + 1]) - first_of[i];
+      if (begin_group >= end_group) continue;
+      const GroupedProduct& product = products[i];
+      multiply_groups_of_type(xs, num_slices, num_tokens, *product.weight, begin_group,
+                              end_group, product.y);
+      if (product.bias == nullptr) continue;
+      const int64_t rows = product.weight->rows;
+      for (int64_t t = 0; t < num_tokens; ++t) {
+        for (int64_t j = begin_group * kGroupRows; j < end_group * kGroupRows; ++j) {
+          product.y[t * rows + j] += product.bias[j];
+        }
+      }
+    }
+  });
 }
 
 }  // namespace vllm::cpu
