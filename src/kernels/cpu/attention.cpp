@@ -410,6 +410,35 @@ constexpr int64_t kRowsPerItem = 12;
 // and contiguous ranges of them would give the last thread most of the work.
 constexpr int64_t kUnitsPerThread = 8;
 
+// Per-thread buffers of paged_attention, one entry per row of an item (token-major, then
+// query head). They persist across calls, so that decode steps do not allocate per layer.
+struct AttentionWorkspace {
+  std::vector<float> scores;       // [rows, score_stride] one block's scores, then p
+  std::vector<float> acc;          // [rows, head_dim] output accumulators
+  std::vector<float> running_max;  // [rows]
+  std::vector<float> running_sum;  // [rows]
+  std::vector<int64_t> context_len, first_key;  // [rows] each row's keys [first_key, context_len)
+  std::vector<const float*> q;                  // [rows]
+  std::vector<RowRef> active;                   // [rows] the rows with keys in a block
+  std::vector<const float*> active_q;           // [rows]
+  std::vector<float*> active_scores;            // [rows]
+
+  void reserve(int64_t rows, int64_t score_stride, int64_t head_dim) {
+    const auto grow = [](auto& buffer, int64_t size) {
+      if (buffer.size() < static_cast<size_t>(size)) buffer.resize(static_cast<size_t>(size));
+    };
+    grow(scores, rows * score_stride);
+    grow(acc, rows * head_dim);
+    for (auto* buffer : {&running_max, &running_sum}) grow(*buffer, rows);
+    for (auto* buffer : {&context_len, &first_key}) grow(*buffer, rows);
+    for (auto* buffer : {&q, &active_q}) grow(*buffer, rows);
+    grow(active, rows);
+    grow(active_scores, rows);
+  }
+};
+
+thread_local AttentionWorkspace workspace;
+
 // Consecutive new tokens of one sequence that an item attends for together.
 struct TokenTile {
   int32_t seq, first_token, num_tokens;
@@ -473,18 +502,18 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   const int64_t score_stride = (block_size + 3) / 4 * 4;
 
   parallel_for(num_units, [&](int64_t first_unit, int64_t end_unit) {
-    // Per row (token-major, then query head): scores of one block, output accumulator,
-    // softmax state, query, context.
-    std::vector<float> scores(static_cast<size_t>(max_rows * score_stride));  // [R, stride]
-    std::vector<float> acc(static_cast<size_t>(max_rows * head_dim));         // [R, hd]
-    std::vector<float> running_max(static_cast<size_t>(max_rows));
-    std::vector<float> running_sum(static_cast<size_t>(max_rows));
-    std::vector<int64_t> context_len(static_cast<size_t>(max_rows));
-    std::vector<int64_t> first_key(static_cast<size_t>(max_rows));
-    std::vector<const float*> q(static_cast<size_t>(max_rows));
-    std::vector<RowRef> active(static_cast<size_t>(max_rows));
-    std::vector<const float*> active_q(static_cast<size_t>(max_rows));
-    std::vector<float*> active_scores(static_cast<size_t>(max_rows));
+    AttentionWorkspace& w = workspace;
+    w.reserve(max_rows, score_stride, head_dim);
+    float* scores = w.scores.data();
+    float* acc = w.acc.data();
+    float* running_max = w.running_max.data();
+    float* running_sum = w.running_sum.data();
+    int64_t* context_len = w.context_len.data();
+    int64_t* first_key = w.first_key.data();
+    const float** q = w.q.data();
+    RowRef* active = w.active.data();
+    const float** active_q = w.active_q.data();
+    float** active_scores = w.active_scores.data();
 
     for (int64_t unit = first_unit; unit < end_unit; ++unit) {
       for (int64_t item = unit; item < num_items; item += num_units) {
@@ -520,9 +549,9 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           }
         }
 
-        std::fill_n(running_max.begin(), num_rows, -std::numeric_limits<float>::infinity());
-        std::fill_n(running_sum.begin(), num_rows, 0.0f);
-        std::fill_n(acc.begin(), num_rows * head_dim, 0.0f);
+        std::fill_n(running_max, num_rows, -std::numeric_limits<float>::infinity());
+        std::fill_n(running_sum, num_rows, 0.0f);
+        std::fill_n(acc, num_rows * head_dim, 0.0f);
 
         // Items of one KV head read the same blocks. Only the first prefetches them, and the
         // others, on this core or the other, find them in L2 or the shared L3. A prefetch of
@@ -545,8 +574,8 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
             const int64_t lo = std::max<int64_t>(0, first_key[r] - b * block_size);
             const int64_t hi = std::min(block_size, context_len[r] - b * block_size);
             if (lo >= hi) continue;
-            float* row_scores = scores.data() + r * score_stride;
-            active[num_active] = {row_scores, acc.data() + r * head_dim, &running_max[r],
+            float* row_scores = scores + r * score_stride;
+            active[num_active] = {row_scores, acc + r * head_dim, &running_max[r],
                                   &running_sum[r], 0.0f, lo, hi};
             active_q[num_active] = q[r];
             active_scores[num_active] = row_scores;
@@ -556,8 +585,8 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           }
 
           if (avx512) {
-            scores_avx512(active_q.data(), num_active, keys, key_begin / 4 * 4, key_end,
-                          block_size, head_dim, scale, active_scores.data());
+            scores_avx512(active_q, num_active, keys, key_begin / 4 * 4, key_end, block_size,
+                          head_dim, scale, active_scores);
           } else {
             // Tiles of one row by up to 4 keys, unscaled, because softmax_block scales.
             for (int64_t i = 0; i < num_active; ++i) {
@@ -579,7 +608,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
             }
           }
           for (int64_t i = 0; avx512 && block_size <= 16 && i < num_active; i += 4) {
-            softmax_rows16(active.data() + i, std::min<int64_t>(4, num_active - i));
+            softmax_rows16(active + i, std::min<int64_t>(4, num_active - i));
           }
           for (int64_t i = 0; !(avx512 && block_size <= 16) && i < num_active; ++i) {
             RowRef& row = active[i];
@@ -593,13 +622,13 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
                            row.hi - row.lo, head_dim, row.acc);
             }
           }
-          if (avx512) weighted_sum_avx512(active.data(), num_active, values, head_dim);
+          if (avx512) weighted_sum_avx512(active, num_active, values, head_dim);
         }
 
         for (int64_t r = 0; r < num_rows; ++r) {
           const int64_t t = tile.first_token + r / group_heads;
           float* o = out + (t * num_heads + head0 + r % group_heads) * head_dim;
-          const float* a = acc.data() + r * head_dim;
+          const float* a = acc + r * head_dim;
           const float inv_sum = 1.0f / running_sum[r];
           for (int64_t d = 0; d < head_dim; ++d) o[d] = a[d] * inv_sum;
         }
