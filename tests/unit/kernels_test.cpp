@@ -249,6 +249,26 @@ TEST_F(KernelsTest, RmsNormMatchesReference) {
   }
 }
 
+// The sum of squares runs in 16 double lanes and a fixed tree on every path, so each
+// instruction set gives the same bits, at widths that do and do not fill the vectors.
+TEST_F(KernelsTest, RmsNormSameOnEveryIsa) {
+  std::mt19937 rng(17);
+  for (int64_t hidden : {1, 17, 48, 640, 1001}) {
+    std::vector<float> x = random_floats(static_cast<size_t>(hidden * 2), rng, 3.0f);
+    std::vector<float> weight = random_floats(static_cast<size_t>(hidden), rng);
+    std::vector<float> first;
+    for (cpu::CpuIsa isa : testing::kAllIsas) {
+      cpu::set_isa(isa);
+      std::vector<float> out(x.size());
+      ops::rms_norm(Device::kCpu, x, weight, 1e-6, out);
+      if (first.empty()) first = out;
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_EQ(out[i], first[i]) << cpu::isa_name(isa) << " hidden " << hidden << " element " << i;
+      }
+    }
+  }
+}
+
 TEST_F(KernelsTest, RopeRotatesAdjacentPairs) {
   std::mt19937 rng(13);
   const int64_t head_dim = 8, num_heads = 2, num_kv_heads = 1, num_tokens = 2;
