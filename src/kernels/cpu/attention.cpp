@@ -287,19 +287,22 @@ __attribute__((target("avx512f"))) void softmax_rows16(RowRef* rows, int64_t num
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 s[4] = {neg_inf, neg_inf, neg_inf, neg_inf};
   __mmask16 mask[4] = {0, 0, 0, 0};
-  alignas(64) float old_max[16] = {}, old_sum[16] = {};
+  // Lane r: row r's running max and sum. Built and read in registers, because scalars stored
+  // and read back as one vector (or the reverse) stall store forwarding. Lanes past
+  // num_rows are never read.
+  __m512 old_max = _mm512_setzero_ps();
+  __m512 old_sum = _mm512_setzero_ps();
   for (int64_t r = 0; r < num_rows; ++r) {
     mask[r] = static_cast<__mmask16>(((1u << rows[r].hi) - 1) & ~((1u << rows[r].lo) - 1));
     s[r] = _mm512_mask_loadu_ps(neg_inf, mask[r], rows[r].p);
-    old_max[r] = *rows[r].max;
-    old_sum[r] = *rows[r].sum;
+    const auto lane = static_cast<__mmask16>(1u << r);
+    old_max = _mm512_mask_broadcastss_ps(old_max, lane, _mm_load_ss(rows[r].max));
+    old_sum = _mm512_mask_broadcastss_ps(old_sum, lane, _mm_load_ss(rows[r].sum));
   }
 
   const __m512 block_max = reduce4<true>(s);
-  // Lanes past num_rows are never read.
-  const __m512 old_max_v = _mm512_load_ps(old_max);
-  const __m512 new_max = _mm512_max_ps(old_max_v, block_max);
-  const __m512 correction = exp_avx512(_mm512_sub_ps(old_max_v, new_max));  // 0 on the first block
+  const __m512 new_max = _mm512_max_ps(old_max, block_max);
+  const __m512 correction = exp_avx512(_mm512_sub_ps(old_max, new_max));  // 0 on the first block
   __m512 p[4];
   for (int r = 0; r < 4; ++r) {
     const __m512 row_max = _mm512_permutexvar_ps(_mm512_set1_epi32(r), new_max);
@@ -307,17 +310,13 @@ __attribute__((target("avx512f"))) void softmax_rows16(RowRef* rows, int64_t num
   }
 
   const __m512 block_sum = reduce4<false>(p);
-  const __m512 new_sum =
-      _mm512_add_ps(_mm512_mul_ps(_mm512_load_ps(old_sum), correction), block_sum);
-  alignas(64) float new_max_out[16], new_sum_out[16], correction_out[16];
-  _mm512_store_ps(new_max_out, new_max);
-  _mm512_store_ps(new_sum_out, new_sum);
-  _mm512_store_ps(correction_out, correction);
+  const __m512 new_sum = _mm512_add_ps(_mm512_mul_ps(old_sum, correction), block_sum);
   for (int64_t r = 0; r < num_rows; ++r) {
+    const __m512i lane = _mm512_set1_epi32(static_cast<int>(r));
     _mm512_mask_storeu_ps(rows[r].p, mask[r], p[r]);
-    *rows[r].max = new_max_out[r];
-    *rows[r].sum = new_sum_out[r];
-    rows[r].correction = correction_out[r];
+    *rows[r].max = _mm512_cvtss_f32(_mm512_permutexvar_ps(lane, new_max));
+    *rows[r].sum = _mm512_cvtss_f32(_mm512_permutexvar_ps(lane, new_sum));
+    rows[r].correction = _mm512_cvtss_f32(_mm512_permutexvar_ps(lane, correction));
   }
 }
 
