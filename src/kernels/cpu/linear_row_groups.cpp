@@ -546,7 +546,7 @@ VLLM_VNNI_TARGET void tile_vnni(const SlicedBlock* x, int64_t x_stride, const ui
     }
     // Each token's 3 integer sums are chains of 8 dot products. Q8_0 and the 4-bit types
     // interleave the tokens' chains, which fills the instruction's latency (Q8_0's product
-    // 2.7% faster). Q5_0, which holds more registers for its high bits, runs them token by
+    // 2.7% faster). Q5_0 needs more registers for its high bits and runs them token by
     // token, which measured 3.6% faster for it.
     if constexpr (T == GGMLType::Q5_0) {
       for (int t = 0; t < MT; ++t) {
