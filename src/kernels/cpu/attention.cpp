@@ -500,6 +500,27 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   // Score rows hold whole tiles of 4 keys.
   const int64_t score_stride = (block_size + 3) / 4 * 4;
 
+  // The blocks an item walks: those of its tile's keys, from the first token's window start
+  // to the last token's context end.
+  struct WalkStart {
+    const int32_t* block_table = nullptr;
+    int64_t kv_head = 0, first_block = 0, end_block = 0;
+  };
+  const auto walk_start = [&](int64_t item) {
+    const TokenTile& tile = tiles[item / (num_kv_heads * groups_per_kv_head)];
+    const int64_t s = tile.seq;
+    const int64_t query_len = metadata.query_start_loc[s + 1] - metadata.query_start_loc[s];
+    const int64_t first_context =
+        metadata.seq_lens[s] - query_len + (tile.first_token - metadata.query_start_loc[s]) + 1;
+    const int64_t first_key =
+        options.sliding_window > 0 ? std::max<int64_t>(0, first_context - options.sliding_window)
+                                   : 0;
+    const int64_t last_context = first_context + tile.num_tokens - 1;
+    return WalkStart{metadata.block_tables.data() + s * metadata.max_blocks_per_seq,
+                     item / groups_per_kv_head % num_kv_heads, first_key / block_size,
+                     (last_context + block_size - 1) / block_size};
+  };
+
   parallel_for(num_units, [&](int64_t first_unit, int64_t end_unit) {
     AttentionWorkspace& w = workspace;
     w.reserve(max_rows, score_stride, head_dim);
@@ -557,15 +578,28 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         // a block that is already cached still costs its 512 instructions.
         const bool prefetch = item % groups_per_kv_head == 0;
         const int64_t first_block = walk_begin / block_size;
-        for (int64_t b = first_block;
-             prefetch && b < first_block + kPrefetchBlocks && b * block_size < walk_end; ++b) {
+        const int64_t end_block = (walk_end + block_size - 1) / block_size;
+        // This thread's next item. Its first blocks are prefetched while this walk ends, so
+        // that the short walks of a decode batch do not each start on cache misses.
+        int64_t next_item = item + num_units < num_items ? item + num_units
+                            : unit + 1 < end_unit     ? unit + 1
+                                                      : -1;
+        if (next_item >= 0 && next_item % groups_per_kv_head != 0) next_item = -1;
+        const WalkStart next = next_item >= 0 ? walk_start(next_item) : WalkStart{};
+        const int64_t first_prefetch_end = std::min(first_block + kPrefetchBlocks, end_block);
+        for (int64_t b = first_block; prefetch && b < first_prefetch_end; ++b) {
           prefetch_block(cache, head_offset(block_table[b], g));
         }
-        for (int64_t b = first_block; b * block_size < walk_end; ++b) {
+        for (int64_t b = first_block; b < end_block; ++b) {
           const float* keys = cache.key_cache + head_offset(block_table[b], g);
           const float* values = cache.value_cache + head_offset(block_table[b], g);
-          if (prefetch && (b + kPrefetchBlocks) * block_size < walk_end) {
+          if (prefetch && b + kPrefetchBlocks < end_block) {
             prefetch_block(cache, head_offset(block_table[b + kPrefetchBlocks], g));
+          } else if (next_item >= 0) {
+            const int64_t next_block = next.first_block + b + kPrefetchBlocks - end_block;
+            if (next_block < next.end_block) {
+              prefetch_block(cache, head_offset(next.block_table[next_block], next.kv_head));
+            }
           }
           // The rows with keys in this block, and those keys' slots [lo, hi).
           int64_t num_active = 0, key_begin = block_size, key_end = 0;
