@@ -16,8 +16,8 @@ class LinearMethod {
   virtual ~LinearMethod() = default;
   virtual int64_t in_features() const = 0;
   virtual int64_t out_features() const = 0;
-  // The weight matrix the product reads, for products that share their input; null where
-  // the method keeps none.
+  // The weight matrix of a method whose apply() is exactly ops::linear on it, so that
+  // products sharing an input may run together; null for any other method.
   virtual const WeightMatrix* weight_matrix() const { return nullptr; }
   virtual void apply(std::span<const float> x,  // [num_tokens, in_features]
                      int64_t num_tokens,

@@ -263,7 +263,8 @@ TEST_F(KernelsTest, RmsNormSameOnEveryIsa) {
       ops::rms_norm(Device::kCpu, x, weight, 1e-6, out);
       if (first.empty()) first = out;
       for (size_t i = 0; i < out.size(); ++i) {
-        ASSERT_EQ(out[i], first[i]) << cpu::isa_name(isa) << " hidden " << hidden << " element " << i;
+        ASSERT_EQ(out[i], first[i])
+            << cpu::isa_name(isa) << " hidden " << hidden << " element " << i;
       }
     }
   }

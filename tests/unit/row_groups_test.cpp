@@ -191,7 +191,8 @@ TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
         shared.emplace_back(static_cast<size_t>(num_tokens * w->rows));
       }
       for (size_t i = 0; i < std::size(weights); ++i) {
-        const std::span<const float> b = i == 1 ? std::span<const float>(bias) : std::span<const float>();
+        std::span<const float> b;  // empty except for the second product
+        if (i == 1) b = bias;
         ops::linear(x, num_tokens, *weights[i], b, separate[i]);
         products.push_back({weights[i], b, shared[i]});
       }

@@ -3,16 +3,16 @@
 // One work item is a tile of consecutive new tokens of a sequence with one KV head. Its rows,
 // the (token, query head) pairs of that KV head, walk the tokens' context together, one
 // cache block at a time, so each key and value row is read once for all of them. A
-// prompt's tokens go about 12 rows to an item; a decode token's item is its query heads. Per
-// row the walk is an online softmax: the block's scores, then the running max, the rescale
-// of the running sum and output, and the weighted values (one fused multiply-add per
-// element, in key order). No [query, context] score matrix is ever built. On AVX-512 the
-// scores come in tiles of 4 rows by 4 keys and the weighted sums 4 rows at a time, sharing
-// the loads; every step of a row depends only on that row's query, context length and the
-// cached K/V, never on the other rows of its tile. So a token gets the same bits however
-// its prompt was chunked, whatever else is in the batch and however the items are spread
-// over threads. A sliding window starts a row's walk at the block of its first key in the
-// window.
+// prompt's tokens go about 12 rows to an item. A decode token's item is its query heads, or
+// a group of them in single-sequence decode. Per row the walk is an online softmax: the
+// block's scores, then the running max, the rescale of the running sum and output, and the
+// weighted values (one fused multiply-add per element, in key order). No [query, context]
+// score matrix is ever built. On AVX-512 the scores come in tiles of 4 rows by 4 keys and
+// the weighted sums 4 rows at a time, sharing the loads. Every step of a row depends only on
+// that row's query, context length and the cached K/V, never on the other rows of its tile.
+// So a token gets the same bits however its prompt was chunked, whatever else is in the
+// batch and however the items are spread over threads. A sliding window starts a row's walk
+// at the block of its first key in the window.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -249,7 +249,7 @@ WeightedSumFn weighted_sum_for(CpuIsa isa) {
 // One query row's share of a block: its scores (then p) and output accumulator, the
 // correction of its running sums, and its keys [lo, hi) of the block.
 struct RowRef {
-  float* p;        // [block_size] scores, then softmax numerators, by the key's slot
+  float* p;        // [score_stride] scores, then softmax numerators, by the key's slot
   float* acc;      // [head_dim]
   float* max;      // running max of the row's scores
   float* sum;      // running sum of exp(score - max)
@@ -338,7 +338,9 @@ __attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
     __m512 a[kRows][4];
     for (int r = 0; r < kRows; ++r) {
       const __m512 c = _mm512_set1_ps(rows[r].correction);
-      for (int i = 0; i < 4; ++i) a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(rows[r].acc + d + 16 * i), c);
+      for (int i = 0; i < 4; ++i) {
+        a[r][i] = _mm512_mul_ps(_mm512_loadu_ps(rows[r].acc + d + 16 * i), c);
+      }
     }
     for (int64_t j = key_begin; j < key_end; ++j) {
       const float* v = values + j * head_dim + d;
@@ -500,27 +502,6 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   // Score rows hold whole tiles of 4 keys.
   const int64_t score_stride = (block_size + 3) / 4 * 4;
 
-  // The blocks an item walks: those of its tile's keys, from the first token's window start
-  // to the last token's context end.
-  struct WalkStart {
-    const int32_t* block_table = nullptr;
-    int64_t kv_head = 0, first_block = 0, end_block = 0;
-  };
-  const auto walk_start = [&](int64_t item) {
-    const TokenTile& tile = tiles[item / (num_kv_heads * groups_per_kv_head)];
-    const int64_t s = tile.seq;
-    const int64_t query_len = metadata.query_start_loc[s + 1] - metadata.query_start_loc[s];
-    const int64_t first_context =
-        metadata.seq_lens[s] - query_len + (tile.first_token - metadata.query_start_loc[s]) + 1;
-    const int64_t first_key =
-        options.sliding_window > 0 ? std::max<int64_t>(0, first_context - options.sliding_window)
-                                   : 0;
-    const int64_t last_context = first_context + tile.num_tokens - 1;
-    return WalkStart{metadata.block_tables.data() + s * metadata.max_blocks_per_seq,
-                     item / groups_per_kv_head % num_kv_heads, first_key / block_size,
-                     (last_context + block_size - 1) / block_size};
-  };
-
   parallel_for(num_units, [&](int64_t first_unit, int64_t end_unit) {
     AttentionWorkspace& w = workspace;
     w.reserve(max_rows, score_stride, head_dim);
@@ -579,13 +560,6 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         const bool prefetch = item % groups_per_kv_head == 0;
         const int64_t first_block = walk_begin / block_size;
         const int64_t end_block = (walk_end + block_size - 1) / block_size;
-        // This thread's next item. Its first blocks are prefetched while this walk ends, so
-        // that the short walks of a decode batch do not each start on cache misses.
-        int64_t next_item = item + num_units < num_items ? item + num_units
-                            : unit + 1 < end_unit     ? unit + 1
-                                                      : -1;
-        if (next_item >= 0 && next_item % groups_per_kv_head != 0) next_item = -1;
-        const WalkStart next = next_item >= 0 ? walk_start(next_item) : WalkStart{};
         const int64_t first_prefetch_end = std::min(first_block + kPrefetchBlocks, end_block);
         for (int64_t b = first_block; prefetch && b < first_prefetch_end; ++b) {
           prefetch_block(cache, head_offset(block_table[b], g));
@@ -595,11 +569,6 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
           const float* values = cache.value_cache + head_offset(block_table[b], g);
           if (prefetch && b + kPrefetchBlocks < end_block) {
             prefetch_block(cache, head_offset(block_table[b + kPrefetchBlocks], g));
-          } else if (next_item >= 0) {
-            const int64_t next_block = next.first_block + b + kPrefetchBlocks - end_block;
-            if (next_block < next.end_block) {
-              prefetch_block(cache, head_offset(next.block_table[next_block], next.kv_head));
-            }
           }
           // The rows with keys in this block, and those keys' slots [lo, hi).
           int64_t num_active = 0, key_begin = block_size, key_end = 0;

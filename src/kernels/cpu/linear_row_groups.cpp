@@ -766,6 +766,7 @@ void linear_row_groups(const float* x, int64_t num_tokens, const WeightMatrix& w
 
 void linear_row_groups_shared(const float* x, int64_t num_tokens,
                               std::span<const GroupedProduct> products) {
+  VLLM_CHECK(!products.empty(), "linear_row_groups_shared: no products");
   const int64_t cols = products.front().weight->cols;
   const int64_t num_slices = cols / kBlock;  // activation blocks per token
   for (const GroupedProduct& product : products) {
