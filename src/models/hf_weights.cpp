@@ -128,8 +128,8 @@ const uint8_t* HfWeights::convert_rows(GGMLType type, std::span<const uint8_t> d
 }
 
 WeightMatrix HfWeights::matrix(const std::string& name, int64_t rows, int64_t cols) {
-  std::vector<int64_t> identity(static_cast<size_t>(rows));
-  std::iota(identity.begin(), identity.end(), int64_t{0});
+  // The shape is checked before anything is sized by rows, which come from config.json and
+  // may be wrong by any amount.
   const SafetensorsFile* file = nullptr;
   const SafetensorsTensorInfo& info = checked_tensor(name, {rows, cols}, &file);
   const GGMLType type = *ggml_type_of_safetensors_dtype(info.dtype);
@@ -141,6 +141,8 @@ WeightMatrix HfWeights::matrix(const std::string& name, int64_t rows, int64_t co
   if (target == type && aligned) {
     return WeightMatrix{type, rows, cols, data.data(), Device::kCpu};
   }
+  std::vector<int64_t> identity(static_cast<size_t>(rows));
+  std::iota(identity.begin(), identity.end(), int64_t{0});
   return WeightMatrix{target, rows, cols, convert_rows(type, data, rows, cols, identity, target),
                       Device::kCpu};
 }

@@ -404,6 +404,22 @@ TEST_F(HfCacheTest, TinyModelMissingTensor) {
   }
 }
 
+// A vocab_size far beyond the embedding table is a shape error, not an allocation of that
+// many rows.
+TEST_F(HfCacheTest, TinyModelHugeVocabSize) {
+  write_tiny_llama(dir_ / "tiny");
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(dir_ / "tiny" / "config.json"));
+  config["vocab_size"] = int64_t{1000000000000};
+  write_text(dir_ / "tiny" / "config.json", config.dump());
+  try {
+    LLMEngine engine(tiny_engine_args(dir_ / "tiny"));
+    FAIL() << "expected ModelLoadError";
+  } catch (const ModelLoadError& error) {
+    EXPECT_TRUE(contains(error.what(), "model.embed_tokens.weight")) << error.what();
+    EXPECT_TRUE(contains(error.what(), "1000000000000")) << error.what();
+  }
+}
+
 TEST_F(HfCacheTest, TinyModelUnexpectedTensor) {
   write_tiny_llama(dir_ / "tiny", "", "model.layers.0.self_attn.q_norm.weight");
   try {
