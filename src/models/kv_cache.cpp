@@ -1,5 +1,3 @@
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -23,15 +21,10 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
              num_layers, num_blocks, block_size, num_kv_heads, head_dim);
   const auto num_floats = static_cast<size_t>(num_layers * 2 * num_blocks * block_size *
                                               num_kv_heads * head_dim);
-  // Aligned to and rounded up to 2 MiB, and marked for transparent huge pages: attention
-  // reads blocks scattered over the whole cache, which on 4 KiB pages misses the TLB often.
-  constexpr size_t kHugePage = size_t{2} << 20;
-  const size_t bytes = (num_floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
-  storage_.reset(static_cast<float*>(std::aligned_alloc(kHugePage, bytes)));
+  storage_.reset(static_cast<float*>(std::malloc(num_floats * sizeof(float))));
   if (storage_ == nullptr) {
     throw std::bad_alloc();
   }
-  ::madvise(storage_.get(), bytes, MADV_HUGEPAGE);
   // Writing every page now makes the whole budget resident at start-up, as a GPU allocation
   // would be, so that resident memory does not creep up later as blocks are first used.
   std::memset(storage_.get(), 0, num_floats * sizeof(float));
