@@ -16,8 +16,8 @@ class LinearMethod {
   virtual ~LinearMethod() = default;
   virtual int64_t in_features() const = 0;
   virtual int64_t out_features() const = 0;
-  // The weight matrix of a method whose apply() is exactly ops::linear on it, so that
-  // products sharing an input may run together; null for any other method.
+  // The weight matrix of a method whose apply() is exactly ops::linear on it, or null for
+  // any other method. Products of one input run together only through this matrix.
   virtual const WeightMatrix* weight_matrix() const { return nullptr; }
   virtual void apply(std::span<const float> x,  // [num_tokens, in_features]
                      int64_t num_tokens,

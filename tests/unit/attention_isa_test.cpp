@@ -78,8 +78,8 @@ std::vector<Sequence> make_sequences(const Geometry& g, const std::vector<int64_
   std::vector<int32_t> ids(kNumBlocks);
   std::iota(ids.begin(), ids.end(), 0);
   std::shuffle(ids.begin(), ids.end(), rng);
-  // The first sequence starts on the cache's last block, so that a sanitizer build sees a
-  // read past a block's end.
+  // The first sequence starts on the cache's last block, so that a sanitizer build reports
+  // a read past a block's end.
   std::swap(ids[0], *std::find(ids.begin(), ids.end(), kNumBlocks - 1));
   std::vector<Sequence> seqs;
   size_t next = 0;

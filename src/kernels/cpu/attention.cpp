@@ -108,15 +108,27 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 transpose_sum16(
                        _mm512_shuffle_f32x4(u01, u23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// Returns the scores of kRows query rows (q[r], r < kRows <= 4) against 4 keys at keys +
-// k * head_dim, q[r] . k_k in lane 4 r + k. Each score accumulates 16 dimensions per step in
+// One query row's share of a block: its query, scores (then p) and output accumulator, the
+// correction of its running sums, and its keys [lo, hi) of the block.
+struct RowRef {
+  const float* q;  // [head_dim] the row's query
+  float* p;        // [score_stride] scores, then softmax numerators, by the key's slot
+  float* acc;      // [head_dim]
+  float* max;      // running max of the row's scores
+  float* sum;      // running sum of exp(score - max)
+  float correction;
+  int64_t lo, hi;
+};
+
+// Returns the scores of kRows query rows (rows[r].q, r < kRows <= 4) against 4 keys at keys +
+// k * head_dim, q_r . k_k in lane 4 r + k. Each score accumulates 16 dimensions per step in
 // its own 16-lane accumulator, masking the last head_dim % 16. transpose_sum16 then adds
-// the lanes by one fixed tree, so a score's bits depend only on q[r] and the key, not on the
+// the lanes by one fixed tree, so a score's bits depend only on q_r and the key, not on the
 // other rows or keys of the tile. With kFullKeys false only the first `num_keys` keys are
 // read, because fewer than 4 rows of the block remain; the other lanes are zero.
 template <int kRows, bool kFullKeys>
 __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
-    const float* const* q, const float* keys, int64_t num_keys, int64_t head_dim) {
+    const RowRef* rows, const float* keys, int64_t num_keys, int64_t head_dim) {
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
@@ -125,7 +137,7 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
   for (; d + 16 <= head_dim; d += 16) {
     __m512 qv[kRows];
 #pragma GCC unroll 4
-    for (int r = 0; r < kRows; ++r) qv[r] = _mm512_loadu_ps(q[r] + d);
+    for (int r = 0; r < kRows; ++r) qv[r] = _mm512_loadu_ps(rows[r].q + d);
 #pragma GCC unroll 4
     for (int64_t k = 0; k < keys_read; ++k) {
       const __m512 kv = _mm512_loadu_ps(keys + k * head_dim + d);
@@ -136,7 +148,7 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
   if (d < head_dim) {
     const __mmask16 mask = tail_mask16(head_dim - d);
     __m512 qv[kRows];
-    for (int r = 0; r < kRows; ++r) qv[r] = _mm512_maskz_loadu_ps(mask, q[r] + d);
+    for (int r = 0; r < kRows; ++r) qv[r] = _mm512_maskz_loadu_ps(mask, rows[r].q + d);
     for (int64_t k = 0; k < keys_read; ++k) {
       const __m512 kv = _mm512_maskz_loadu_ps(mask, keys + k * head_dim + d);
       for (int r = 0; r < kRows; ++r) acc[4 * r + k] = _mm512_fmadd_ps(qv[r], kv, acc[4 * r + k]);
@@ -147,38 +159,37 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
 
 // scores_avx512 for kRows rows.
 template <int kRows>
-__attribute__((target("avx512f"))) void scores_rows(const float* const* q, const float* keys,
+__attribute__((target("avx512f"))) void scores_rows(const RowRef* rows, const float* keys,
                                                     int64_t key_begin, int64_t key_end,
                                                     int64_t block_size, int64_t head_dim,
-                                                    float scale, float* const* scores) {
+                                                    float scale) {
   const __m512 scale_v = _mm512_set1_ps(scale);
   for (int64_t j0 = key_begin; j0 < key_end; j0 += 4) {
     const int64_t keys_left = std::min<int64_t>(4, block_size - j0);
     const float* k = keys + j0 * head_dim;
     const __m512 sums =
-        _mm512_mul_ps(keys_left == 4 ? scores_tile<kRows, true>(q, k, 4, head_dim)
-                                     : scores_tile<kRows, false>(q, k, keys_left, head_dim),
+        _mm512_mul_ps(keys_left == 4 ? scores_tile<kRows, true>(rows, k, 4, head_dim)
+                                     : scores_tile<kRows, false>(rows, k, keys_left, head_dim),
                       scale_v);
     // Score rows have room for whole tiles of 4 keys.
-    if constexpr (kRows > 0) _mm_storeu_ps(scores[0] + j0, _mm512_extractf32x4_ps(sums, 0));
-    if constexpr (kRows > 1) _mm_storeu_ps(scores[1] + j0, _mm512_extractf32x4_ps(sums, 1));
-    if constexpr (kRows > 2) _mm_storeu_ps(scores[2] + j0, _mm512_extractf32x4_ps(sums, 2));
-    if constexpr (kRows > 3) _mm_storeu_ps(scores[3] + j0, _mm512_extractf32x4_ps(sums, 3));
+    if constexpr (kRows > 0) _mm_storeu_ps(rows[0].p + j0, _mm512_extractf32x4_ps(sums, 0));
+    if constexpr (kRows > 1) _mm_storeu_ps(rows[1].p + j0, _mm512_extractf32x4_ps(sums, 1));
+    if constexpr (kRows > 2) _mm_storeu_ps(rows[2].p + j0, _mm512_extractf32x4_ps(sums, 2));
+    if constexpr (kRows > 3) _mm_storeu_ps(rows[3].p + j0, _mm512_extractf32x4_ps(sums, 3));
   }
 }
 
-// scores[r][j] = scale * q[r] . k_j for rows r < num_rows and keys j in [key_begin, key_end)
-// of a block (key_begin a multiple of 4), k_j at keys + j * head_dim, in tiles of 4 rows by 4
-// keys, so that each key row loaded serves 4 query rows. A row of `scores` holds the whole
-// block rounded up to 4 keys.
-__attribute__((target("avx512f"))) void scores_avx512(const float* const* q, int64_t num_rows,
+// Sets rows[r].p[j] = scale * q_r . k_j for rows r < num_rows and keys j in
+// [key_begin, key_end) of a block (key_begin a multiple of 4), k_j at keys + j * head_dim, in
+// tiles of 4 rows by 4 keys, so that each key row loaded serves 4 query rows. A row's p has
+// room for the whole block rounded up to 4 keys.
+__attribute__((target("avx512f"))) void scores_avx512(const RowRef* rows, int64_t num_rows,
                                                       const float* keys, int64_t key_begin,
                                                       int64_t key_end, int64_t block_size,
-                                                      int64_t head_dim, float scale,
-                                                      float* const* scores) {
+                                                      int64_t head_dim, float scale) {
   for (int64_t r = 0; r < num_rows; r += 4) {
     const auto run = [&](auto rows_fn) {
-      rows_fn(q + r, keys, key_begin, key_end, block_size, head_dim, scale, scores + r);
+      rows_fn(rows + r, keys, key_begin, key_end, block_size, head_dim, scale);
     };
     switch (std::min<int64_t>(4, num_rows - r)) {
       case 1: run(scores_rows<1>); break;
@@ -246,17 +257,6 @@ WeightedSumFn weighted_sum_for(CpuIsa isa) {
   return isa == CpuIsa::kAvx2 ? &weighted_sum_avx2 : &weighted_sum_scalar;
 }
 
-// One query row's share of a block: its scores (then p) and output accumulator, the
-// correction of its running sums, and its keys [lo, hi) of the block.
-struct RowRef {
-  float* p;        // [score_stride] scores, then softmax numerators, by the key's slot
-  float* acc;      // [head_dim]
-  float* max;      // running max of the row's scores
-  float* sum;      // running sum of exp(score - max)
-  float correction;
-  int64_t lo, hi;
-};
-
 // Returns the max or the sum of two vectors, as reduce4 combines lanes.
 template <bool kMax>
 __attribute__((target("avx512f"), always_inline)) inline __m512 combine(__m512 x, __m512 y) {
@@ -320,9 +320,10 @@ __attribute__((target("avx512f"))) void softmax_rows16(RowRef* rows, int64_t num
   }
 }
 
-// weighted_sum_avx2's arithmetic per row on 16-lane vectors, for kRows rows that share each
-// value row loaded: acc = acc * correction, then acc = fma(p[j], v_j, acc) for j in [lo, hi)
-// in key order, v_j at values + j * head_dim. A row's bits do not depend on the other rows.
+// Runs weighted_sum_avx2's arithmetic per row on 16-lane vectors, for kRows rows that share
+// each value row loaded: acc = acc * correction, then acc = fma(p[j], v_j, acc) for j in
+// [lo, hi) in key order, v_j at values + j * head_dim. A row's bits do not depend on the
+// other rows.
 template <int kRows>
 __attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
                                                           const float* values,
@@ -421,8 +422,6 @@ struct AttentionWorkspace {
   std::vector<int64_t> context_len, first_key;  // [rows] each row's keys [first_key, context_len)
   std::vector<const float*> q;                  // [rows]
   std::vector<RowRef> active;                   // [rows] the rows with keys in a block
-  std::vector<const float*> active_q;           // [rows]
-  std::vector<float*> active_scores;            // [rows]
 
   void reserve(int64_t rows, int64_t score_stride, int64_t head_dim) {
     const auto grow = [](auto& buffer, int64_t size) {
@@ -432,9 +431,8 @@ struct AttentionWorkspace {
     grow(acc, rows * head_dim);
     for (auto* buffer : {&running_max, &running_sum}) grow(*buffer, rows);
     for (auto* buffer : {&context_len, &first_key}) grow(*buffer, rows);
-    for (auto* buffer : {&q, &active_q}) grow(*buffer, rows);
+    grow(q, rows);
     grow(active, rows);
-    grow(active_scores, rows);
   }
 };
 
@@ -513,8 +511,6 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
     int64_t* first_key = w.first_key.data();
     const float** q = w.q.data();
     RowRef* active = w.active.data();
-    const float** active_q = w.active_q.data();
-    float** active_scores = w.active_scores.data();
 
     for (int64_t unit = first_unit; unit < end_unit; ++unit) {
       for (int64_t item = unit; item < num_items; item += num_units) {
@@ -576,32 +572,40 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
             const int64_t lo = std::max<int64_t>(0, first_key[r] - b * block_size);
             const int64_t hi = std::min(block_size, context_len[r] - b * block_size);
             if (lo >= hi) continue;
-            float* row_scores = scores + r * score_stride;
-            active[num_active] = {row_scores, acc + r * head_dim, &running_max[r],
-                                  &running_sum[r], 0.0f, lo, hi};
-            active_q[num_active] = q[r];
-            active_scores[num_active] = row_scores;
+            active[num_active] = {q[r], scores + r * score_stride, acc + r * head_dim,
+                                  &running_max[r], &running_sum[r], 0.0f, lo, hi};
             ++num_active;
             key_begin = std::min(key_begin, lo);
             key_end = std::max(key_end, hi);
           }
 
           if (avx512) {
-            scores_avx512(active_q, num_active, keys, key_begin / 4 * 4, key_end, block_size,
-                          head_dim, scale, active_scores);
+            scores_avx512(active, num_active, keys, key_begin / 4 * 4, key_end, block_size,
+                          head_dim, scale);
           } else {
             // Tiles of one row by up to 4 keys, unscaled, because softmax_block scales.
             for (int64_t i = 0; i < num_active; ++i) {
               for (int64_t j0 = key_begin / 4 * 4; j0 < key_end; j0 += 4) {
                 const int nr = static_cast<int>(std::min<int64_t>(4, key_end - j0));
-                dot_tile(1, nr, active_q[i], head_dim, keys + j0 * head_dim, head_dim,
-                         head_dim, active_scores[i] + j0, score_stride);
+                dot_tile(1, nr, active[i].q, head_dim, keys + j0 * head_dim, head_dim,
+                         head_dim, active[i].p + j0, score_stride);
               }
             }
           }
 
           // Softmax and weighted values over each row's keys [lo, hi).
-          if (avx512 && soft_cap > 0.0f) {
+          if (!avx512) {
+            for (int64_t i = 0; i < num_active; ++i) {
+              RowRef& row = active[i];
+              float* p = row.p + row.lo;
+              row.correction = softmax_block(p, row.hi - row.lo, scale, soft_cap, *row.max,
+                                             *row.sum);
+              weighted_sum(row.correction, p, values + row.lo * head_dim, head_dim,
+                           row.hi - row.lo, head_dim, row.acc);
+            }
+            continue;
+          }
+          if (soft_cap > 0.0f) {
             for (int64_t i = 0; i < num_active; ++i) {
               float* p = active[i].p;
               for (int64_t j = active[i].lo; j < active[i].hi; ++j) {
@@ -609,22 +613,18 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
               }
             }
           }
-          for (int64_t i = 0; avx512 && block_size <= 16 && i < num_active; i += 4) {
-            softmax_rows16(active + i, std::min<int64_t>(4, num_active - i));
-          }
-          for (int64_t i = 0; !(avx512 && block_size <= 16) && i < num_active; ++i) {
-            RowRef& row = active[i];
-            float* p = row.p + row.lo;
-            if (avx512) {
-              row.correction = softmax_block_avx512(p, row.hi - row.lo, *row.max, *row.sum);
-            } else {
-              row.correction = softmax_block(p, row.hi - row.lo, scale, soft_cap, *row.max,
-                                             *row.sum);
-              weighted_sum(row.correction, p, values + row.lo * head_dim, head_dim,
-                           row.hi - row.lo, head_dim, row.acc);
+          if (block_size <= 16) {
+            for (int64_t i = 0; i < num_active; i += 4) {
+              softmax_rows16(active + i, std::min<int64_t>(4, num_active - i));
+            }
+          } else {
+            for (int64_t i = 0; i < num_active; ++i) {
+              RowRef& row = active[i];
+              row.correction =
+                  softmax_block_avx512(row.p + row.lo, row.hi - row.lo, *row.max, *row.sum);
             }
           }
-          if (avx512) weighted_sum_avx512(active, num_active, values, head_dim);
+          weighted_sum_avx512(active, num_active, values, head_dim);
         }
 
         for (int64_t r = 0; r < num_rows; ++r) {
