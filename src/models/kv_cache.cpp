@@ -7,6 +7,10 @@
 
 namespace vllm {
 
+namespace {
+constexpr size_t kPageBytes = 4096;
+}  // namespace
+
 KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
                  int64_t num_kv_heads, int64_t head_dim)
     : num_layers_(num_layers),
@@ -21,13 +25,16 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
              num_layers, num_blocks, block_size, num_kv_heads, head_dim);
   const auto num_floats = static_cast<size_t>(num_layers * 2 * num_blocks * block_size *
                                               num_kv_heads * head_dim);
-  storage_.reset(static_cast<float*>(std::malloc(num_floats * sizeof(float))));
+  // Page-aligned, because glibc's malloc puts large blocks 16 bytes past a page boundary, where
+  // each of attention's 64-byte loads spans two cache lines (decode read 16.5 GB/s, not 20.6).
+  const size_t bytes = (num_floats * sizeof(float) + kPageBytes - 1) / kPageBytes * kPageBytes;
+  storage_.reset(static_cast<float*>(std::aligned_alloc(kPageBytes, bytes)));
   if (storage_ == nullptr) {
     throw std::bad_alloc();
   }
   // Writing every page now makes the whole budget resident at start-up, as a GPU allocation
   // would be, so that resident memory does not creep up later as blocks are first used.
-  std::memset(storage_.get(), 0, num_floats * sizeof(float));
+  std::memset(storage_.get(), 0, bytes);
 }
 
 void KVCache::FreeDeleter::operator()(float* pointer) const { std::free(pointer); }

@@ -11,6 +11,7 @@
 
 #include "kernels/ops.h"
 #include "layers/rotary_embedding.h"
+#include "models/model.h"
 
 namespace vllm {
 namespace {
@@ -217,6 +218,21 @@ void check_rotary(RotaryStyle style, int64_t rotary_dim) {
                         rotary_dim);
   for (size_t i = 0; i < q.size(); ++i) ASSERT_NEAR(q[i], q_ref[i], 1e-6) << "query " << i;
   for (size_t i = 0; i < k.size(); ++i) ASSERT_NEAR(k[i], k_ref[i], 1e-6) << "key " << i;
+}
+
+// Attention reads cache rows with 64-byte loads. Both caches (3.7 and 2 MB) are large enough
+// that glibc's malloc would place them 16 bytes past a page boundary.
+TEST(KVCacheLayout, BlocksStartOnCacheLines) {
+  for (const auto [layers, blocks, kv_heads, head_dim] :
+       {std::tuple<int64_t, int64_t, int64_t, int64_t>{3, 50, 3, 64}, {2, 97, 1, 80}}) {
+    KVCache cache(layers, blocks, 16, kv_heads, head_dim);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(cache.key_cache(0)) % 4096, 0u);
+    for (int64_t layer = 0; layer < layers; ++layer) {
+      for (const float* base : {cache.key_cache(layer), cache.value_cache(layer)}) {
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(base) % 64, 0u) << "layer " << layer;
+      }
+    }
+  }
 }
 
 TEST(RotaryStyles, RotateHalf) { check_rotary(RotaryStyle::kRotateHalf, 16); }
