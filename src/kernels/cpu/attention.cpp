@@ -125,10 +125,12 @@ struct RowRef {
 // its own 16-lane accumulator, masking the last head_dim % 16. transpose_sum16 then adds
 // the lanes by one fixed tree, so a score's bits depend only on q_r and the key, not on the
 // other rows or keys of the tile. With kFullKeys false only the first `num_keys` keys are
-// read, because fewer than 4 rows of the block remain; the other lanes are zero.
+// read, because fewer than 4 rows of the block remain; the other lanes are zero. A non-null
+// next_keys (the same keys of the next block) is prefetched 16 dimensions per step.
 template <int kRows, bool kFullKeys>
 __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
-    const RowRef* rows, const float* keys, int64_t num_keys, int64_t head_dim) {
+    const RowRef* rows, const float* keys, int64_t num_keys, int64_t head_dim,
+    const float* next_keys) {
   __m512 acc[16];
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
@@ -138,6 +140,11 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
     __m512 qv[kRows];
 #pragma GCC unroll 4
     for (int r = 0; r < kRows; ++r) qv[r] = _mm512_loadu_ps(rows[r].q + d);
+    if (next_keys != nullptr) {
+      for (int64_t k = 0; k < keys_read; ++k) {
+        _mm_prefetch(next_keys + k * head_dim + d, _MM_HINT_T1);
+      }
+    }
 #pragma GCC unroll 4
     for (int64_t k = 0; k < keys_read; ++k) {
       const __m512 kv = _mm512_loadu_ps(keys + k * head_dim + d);
@@ -162,14 +169,16 @@ template <int kRows>
 __attribute__((target("avx512f"))) void scores_rows(const RowRef* rows, const float* keys,
                                                     int64_t key_begin, int64_t key_end,
                                                     int64_t block_size, int64_t head_dim,
-                                                    float scale) {
+                                                    float scale, const float* next_keys) {
   const __m512 scale_v = _mm512_set1_ps(scale);
   for (int64_t j0 = key_begin; j0 < key_end; j0 += 4) {
     const int64_t keys_left = std::min<int64_t>(4, block_size - j0);
     const float* k = keys + j0 * head_dim;
+    const float* next = next_keys != nullptr ? next_keys + j0 * head_dim : nullptr;
     const __m512 sums =
-        _mm512_mul_ps(keys_left == 4 ? scores_tile<kRows, true>(rows, k, 4, head_dim)
-                                     : scores_tile<kRows, false>(rows, k, keys_left, head_dim),
+        _mm512_mul_ps(keys_left == 4
+                          ? scores_tile<kRows, true>(rows, k, 4, head_dim, next)
+                          : scores_tile<kRows, false>(rows, k, keys_left, head_dim, next),
                       scale_v);
     // Score rows have room for whole tiles of 4 keys.
     if constexpr (kRows > 0) _mm_storeu_ps(rows[0].p + j0, _mm512_extractf32x4_ps(sums, 0));
@@ -186,10 +195,12 @@ __attribute__((target("avx512f"))) void scores_rows(const RowRef* rows, const fl
 __attribute__((target("avx512f"))) void scores_avx512(const RowRef* rows, int64_t num_rows,
                                                       const float* keys, int64_t key_begin,
                                                       int64_t key_end, int64_t block_size,
-                                                      int64_t head_dim, float scale) {
+                                                      int64_t head_dim, float scale,
+                                                      const float* next_keys) {
   for (int64_t r = 0; r < num_rows; r += 4) {
     const auto run = [&](auto rows_fn) {
-      rows_fn(rows + r, keys, key_begin, key_end, block_size, head_dim, scale);
+      rows_fn(rows + r, keys, key_begin, key_end, block_size, head_dim, scale,
+              r == 0 ? next_keys : nullptr);
     };
     switch (std::min<int64_t>(4, num_rows - r)) {
       case 1: run(scores_rows<1>); break;
@@ -323,11 +334,13 @@ __attribute__((target("avx512f"))) void softmax_rows16(RowRef* rows, int64_t num
 // Runs weighted_sum_avx2's arithmetic per row on 16-lane vectors, for kRows rows that share
 // each value row loaded: acc = acc * correction, then acc = fma(p[j], v_j, acc) for j in
 // [lo, hi) in key order, v_j at values + j * head_dim. A row's bits do not depend on the
-// other rows.
+// other rows. A non-null next_values (the next block's values) is prefetched along the same
+// rows and dimensions as they are read.
 template <int kRows>
 __attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
                                                           const float* values,
-                                                          int64_t head_dim) {
+                                                          int64_t head_dim,
+                                                          const float* next_values) {
   int64_t key_begin = rows[0].lo, key_end = rows[0].hi;
   for (int r = 1; r < kRows; ++r) {
     key_begin = std::min(key_begin, rows[r].lo);
@@ -345,6 +358,11 @@ __attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
     }
     for (int64_t j = key_begin; j < key_end; ++j) {
       const float* v = values + j * head_dim + d;
+      if (next_values != nullptr) {
+        for (int i = 0; i < 4; ++i) {
+          _mm_prefetch(next_values + j * head_dim + d + 16 * i, _MM_HINT_T1);
+        }
+      }
       __m512 vj[4];
       for (int i = 0; i < 4; ++i) vj[i] = _mm512_loadu_ps(v + 16 * i);
       for (int r = 0; r < kRows; ++r) {
@@ -365,6 +383,7 @@ __attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
                            _mm512_set1_ps(rows[r].correction));
     }
     for (int64_t j = key_begin; j < key_end; ++j) {
+      if (next_values != nullptr) _mm_prefetch(next_values + j * head_dim + d, _MM_HINT_T1);
       const __m512 vj = _mm512_maskz_loadu_ps(mask, values + j * head_dim + d);
       for (int r = 0; r < kRows; ++r) {
         if (j < rows[r].lo || j >= rows[r].hi) continue;
@@ -376,13 +395,14 @@ __attribute__((target("avx512f"))) void weighted_sum_rows(const RowRef* rows,
 }
 
 void weighted_sum_avx512(const RowRef* rows, int64_t num_rows, const float* values,
-                         int64_t head_dim) {
+                         int64_t head_dim, const float* next_values) {
   for (int64_t r = 0; r < num_rows; r += 4) {
+    const float* next = r == 0 ? next_values : nullptr;
     switch (std::min<int64_t>(4, num_rows - r)) {
-      case 1: weighted_sum_rows<1>(rows + r, values, head_dim); break;
-      case 2: weighted_sum_rows<2>(rows + r, values, head_dim); break;
-      case 3: weighted_sum_rows<3>(rows + r, values, head_dim); break;
-      default: weighted_sum_rows<4>(rows + r, values, head_dim); break;
+      case 1: weighted_sum_rows<1>(rows + r, values, head_dim, next); break;
+      case 2: weighted_sum_rows<2>(rows + r, values, head_dim, next); break;
+      case 3: weighted_sum_rows<3>(rows + r, values, head_dim, next); break;
+      default: weighted_sum_rows<4>(rows + r, values, head_dim, next); break;
     }
   }
 }
@@ -400,8 +420,11 @@ void prefetch_block(const PagedKVCacheView& cache, int64_t offset) {
   }
 }
 
-// Blocks of keys and values prefetched ahead of the one being read.
-constexpr int64_t kPrefetchBlocks = 2;
+// Blocks of keys and values prefetched ahead of the one being read. On AVX-512 the score and
+// weighted-sum loops prefetch the next block a few lines at a time, beside their own reads. A
+// burst of a whole block's lines (prefetch_block) fills the miss buffers and stalls the loads
+// behind it: 64-sequence decode read SmolLM2's cache at 20.5 GB/s that way, 28.8 spread out.
+constexpr int64_t kPrefetchBlocks = 1;
 
 // Query rows an item aims for: a prompt's tokens are grouped so that an item has about this
 // many (token, query head) rows, which share each key and value row loaded.
@@ -563,8 +586,16 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
         for (int64_t b = first_block; b < end_block; ++b) {
           const float* keys = cache.key_cache + head_offset(block_table[b], g);
           const float* values = cache.value_cache + head_offset(block_table[b], g);
+          const float* next_keys = nullptr;
+          const float* next_values = nullptr;
           if (prefetch && b + kPrefetchBlocks < end_block) {
-            prefetch_block(cache, head_offset(block_table[b + kPrefetchBlocks], g));
+            const int64_t next = head_offset(block_table[b + kPrefetchBlocks], g);
+            if (avx512) {
+              next_keys = cache.key_cache + next;
+              next_values = cache.value_cache + next;
+            } else {
+              prefetch_block(cache, next);
+            }
           }
           // The rows with keys in this block, and those keys' slots [lo, hi).
           int64_t num_active = 0, key_begin = block_size, key_end = 0;
@@ -581,7 +612,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
 
           if (avx512) {
             scores_avx512(active, num_active, keys, key_begin / 4 * 4, key_end, block_size,
-                          head_dim, scale);
+                          head_dim, scale, next_keys);
           } else {
             // Tiles of one row by up to 4 keys, unscaled, because softmax_block scales.
             for (int64_t i = 0; i < num_active; ++i) {
@@ -624,7 +655,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
                   softmax_block_avx512(row.p + row.lo, row.hi - row.lo, *row.max, *row.sum);
             }
           }
-          weighted_sum_avx512(active, num_active, values, head_dim);
+          weighted_sum_avx512(active, num_active, values, head_dim, next_values);
         }
 
         for (int64_t r = 0; r < num_rows; ++r) {
