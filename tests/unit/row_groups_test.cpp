@@ -167,6 +167,45 @@ TEST_F(RowGroupsTest, BatchAndThreadInvariant) {
   }
 }
 
+// The VNNI path joins 16384 S1 + S23 of the stored codes in int32. Every code at its largest
+// and activations equal to their block's maximum (q1 = 127) bring Q5_0 to 2.06e9 of int32's
+// 2.15e9. The scalar path sums signed codes, which stay far below, so both must agree.
+TEST_F(RowGroupsTest, LargestCodesKeepExactSums) {
+  struct Case {
+    GGMLType type;
+    int64_t block_bytes, codes_offset, cols;
+  };
+  const Case cases[] = {{GGMLType::Q4_0, 18, 2, 64},
+                        {GGMLType::Q4_1, 20, 4, 64},
+                        {GGMLType::Q5_0, 22, 2, 64},  // qh (4 bytes) and qs, all ones
+                        {GGMLType::Q4_K, 144, 16, 256}};
+  for (const Case& c : cases) {
+    std::mt19937 rng(31);
+    const int64_t rows = 16;
+    Packed p = make_packed(c.type, rows, c.cols, rng);
+    std::vector<uint8_t> file = p.encoded.bytes;
+    for (size_t block = 0; block < file.size(); block += static_cast<size_t>(c.block_bytes)) {
+      std::fill(file.begin() + static_cast<std::ptrdiff_t>(block + c.codes_offset),
+                file.begin() + static_cast<std::ptrdiff_t>(block + c.block_bytes), 0xFF);
+    }
+    const WeightMatrix row_layout{c.type, rows, c.cols, file.data()};
+    ops::pack_row_groups(row_layout, p.bytes.data());
+
+    const int64_t num_tokens = 3;
+    std::vector<float> x(static_cast<size_t>(num_tokens * c.cols), 1.0f);
+    std::fill(x.begin() + c.cols, x.begin() + 2 * c.cols, -1.0f);
+    for (int64_t k = 0; k < c.cols; ++k) x[2 * c.cols + k] = k % 2 == 0 ? 0.75f : -1.0f;
+
+    std::vector<float> first_isa_y;
+    for (CpuIsa isa : kAllIsas) {
+      cpu::set_isa(isa);
+      std::vector<float> y(static_cast<size_t>(num_tokens * rows));
+      ops::linear(x, num_tokens, p.weight, {}, y);
+      testing::expect_same_as_first_isa(first_isa_y, y, isa, std::string(ggml_type_name(c.type)));
+    }
+  }
+}
+
 // Products of one input (q, k and v) give the bits of separate linear() calls: matrices of
 // different types and heights in row groups, one with a bias, and one in the row layout.
 TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
