@@ -295,6 +295,15 @@ void Session::on_body(error_code ec) {
     if (ec != net::error::operation_aborted) {
       VLLM_LOG_DEBUG("reading a request body from {} failed: {}", remote_, ec.message());
     }
+    // A body that breaks HTTP's framing (a bad chunk size, say) gets its 400 before the
+    // connection closes. A client that left in the middle of the body gets nothing.
+    const bool malformed =
+        ec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (malformed && !closed_) {
+      reject(400, fmt::format("Invalid HTTP request body: {}.", ec.message()));
+      return;
+    }
     close();
     return;
   }
