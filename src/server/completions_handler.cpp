@@ -32,7 +32,8 @@ std::string base_request_id(const HttpRequest& request,
 
 void handle_completions(ServerContext& context, const HttpRequest& request,
                         std::shared_ptr<ResponseWriter> writer) {
-  const nlohmann::ordered_json body = parse_json_body(request.message.body(), context.max_json_depth);
+  const nlohmann::ordered_json body = parse_json_body(
+      request.message.body(), context.max_json_depth, content_type_of(request));
   // Fields the request leaves out take the model's generation-config defaults.
   const SamplingParams defaults = context.engine->default_sampling_params();
   CompletionRequest completion = parse_completion_request(body, defaults);

@@ -31,6 +31,12 @@ struct HttpRequest {
   std::string remote;       // client address and port, for logs
 };
 
+// Returns the request's Content-Type header, empty when absent.
+inline std::string_view content_type_of(const HttpRequest& request) {
+  const auto value = request.message[boost::beast::http::field::content_type];
+  return {value.data(), value.size()};
+}
+
 // Sends the response to one request. Every method must run on executor(), the strand of
 // the connection. Calls after the response is complete or the client disconnected are
 // ignored, so a late engine output cannot corrupt the next response.

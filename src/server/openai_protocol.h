@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -64,9 +65,13 @@ struct ChatRequest {
 
 // Parses a request body; throws HttpError(400) for invalid JSON, a non-object body, or
 // nesting deeper than `max_depth` arrays and objects (checked before parsing, because the
-// parser recurses once per level).
+// parser recurses once per level). `content_type` is the request's Content-Type header,
+// empty when absent. FastAPI, which serves vLLM, reads a body as JSON only without the header
+// or with a JSON type, so any other type (application/json and application/*+json pass) gets
+// 400 here too.
 nlohmann::ordered_json parse_json_body(const std::string& body,
-                                       int max_depth = kDefaultMaxJsonDepth);
+                                       int max_depth = kDefaultMaxJsonDepth,
+                                       std::string_view content_type = {});
 
 // `defaults` (LLMEngine::default_sampling_params()) gives the sampling values of the fields
 // a request leaves out, as vLLM's serving layer applies the generation config.

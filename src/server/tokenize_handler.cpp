@@ -11,7 +11,8 @@ using json = nlohmann::ordered_json;
 
 void handle_tokenize(ServerContext& context, const HttpRequest& request,
                      ResponseWriter& writer) {
-  const json body = parse_json_body(request.message.body(), context.max_json_depth);
+  const json body = parse_json_body(request.message.body(), context.max_json_depth,
+                                    content_type_of(request));
   const Tokenizer& tokenizer = context.engine->tokenizer();
   check_model(context, body.contains("model") && body["model"].is_string()
                            ? std::optional<std::string>(body["model"].get<std::string>())
@@ -51,7 +52,8 @@ void handle_tokenize(ServerContext& context, const HttpRequest& request,
 
 void handle_detokenize(ServerContext& context, const HttpRequest& request,
                        ResponseWriter& writer) {
-  const json body = parse_json_body(request.message.body(), context.max_json_depth);
+  const json body = parse_json_body(request.message.body(), context.max_json_depth,
+                                    content_type_of(request));
   const Tokenizer& tokenizer = context.engine->tokenizer();
   const auto tokens = body.find("tokens");
   if (tokens == body.end() || !tokens->is_array()) {

@@ -303,6 +303,28 @@ def test_invalid_json_400(server):
     assert body["error"]["code"] == 400
 
 
+def test_content_type_must_be_json(server):
+    body = {"prompt": PROMPT, "max_tokens": 2}
+    status, error = server.post_json("/v1/completions", body, {"Content-Type": "text/plain"})
+    assert status == 400
+    assert "Content-Type 'text/plain'" in error["error"]["message"]
+    for content_type in ("application/json; charset=utf-8", "Application/JSON",
+                         "application/merge-patch+json"):
+        status, _ = server.post_json("/v1/completions", body, {"Content-Type": content_type})
+        assert status == 200, content_type
+
+
+def test_content_type_absent_reads_json(server):
+    body = json.dumps({"prompt": PROMPT, "max_tokens": 2}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as client:
+        client.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: "
+                       + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        response = b""
+        while chunk := client.recv(4096):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 200"), response[:200]
+
+
 def test_unknown_model_404(server):
     status, body = server.post_json("/v1/completions",
                                     {"model": "nope", "prompt": PROMPT, "max_tokens": 2})
