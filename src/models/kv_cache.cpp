@@ -26,7 +26,7 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
   const auto num_floats = static_cast<size_t>(num_layers * 2 * num_blocks * block_size *
                                               num_kv_heads * head_dim);
   // Page-aligned, because glibc's malloc puts large blocks 16 bytes past a page boundary, where
-  // each of attention's 64-byte loads spans two cache lines (decode read 16.5 GB/s, not 20.6).
+  // each 64-byte load of attention spans two cache lines (decode attention: 16.5 vs 20.6 GB/s).
   const size_t bytes = (num_floats * sizeof(float) + kPageBytes - 1) / kPageBytes * kPageBytes;
   storage_.reset(static_cast<float*>(std::aligned_alloc(kPageBytes, bytes)));
   if (storage_ == nullptr) {

@@ -295,7 +295,7 @@ void Session::on_body(error_code ec) {
     if (ec != net::error::operation_aborted) {
       VLLM_LOG_DEBUG("reading a request body from {} failed: {}", remote_, ec.message());
     }
-    // A body that breaks HTTP's framing (a bad chunk size, say) gets its 400 before the
+    // A body that breaks HTTP's framing, such as a bad chunk size, gets a 400 before the
     // connection closes. A client that left in the middle of the body gets nothing.
     const bool malformed =
         ec.category() == http::make_error_code(http::error::bad_chunk).category() &&

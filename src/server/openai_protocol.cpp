@@ -1,11 +1,11 @@
 #include "server/openai_protocol.h"
 
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 #include <set>
 
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <fmt/format.h>
 
 #include "server/errors.h"
@@ -334,25 +334,20 @@ json parse_message(const json& message, size_t index) {
 // Returns whether a Content-Type header names JSON: empty (absent), application/json or
 // application/*+json, in any case and with any parameters (such as charset).
 bool is_json_media_type(std::string_view content_type) {
-  std::string type(content_type.substr(0, content_type.find(';')));
-  std::transform(type.begin(), type.end(), type.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const size_t first = type.find_first_not_of(" \t");
-  if (first == std::string::npos) return true;
-  type = type.substr(first, type.find_last_not_of(" \t") - first + 1);
-  const std::string_view prefix = "application/";
-  const std::string_view suffix = "+json";
-  return type == "application/json" ||
-         (type.size() > prefix.size() + suffix.size() && type.starts_with(prefix) &&
-          type.ends_with(suffix));
+  const std::string type = boost::algorithm::to_lower_copy(
+      boost::algorithm::trim_copy(std::string(content_type.substr(0, content_type.find(';')))));
+  const std::string_view structured_prefix = "application/";
+  return type.empty() || type == "application/json" ||
+         (type.starts_with(structured_prefix) && type.ends_with("+json") &&
+          type.size() > structured_prefix.size() + 5);
 }
 
 }  // namespace
 
 json parse_json_body(const std::string& body, int max_depth, std::string_view content_type) {
   if (!is_json_media_type(content_type)) {
-    throw bad_request(fmt::format("The request body has Content-Type '{}'; send it as "
-                                  "application/json.", content_type));
+    throw bad_request(fmt::format("The request body has Content-Type '{}', which is not JSON. "
+                                  "Send it as application/json.", content_type));
   }
   if (auto offset = find_json_depth_excess(body, max_depth)) {
     throw bad_request(fmt::format("The request body nests JSON arrays and objects deeper than "

@@ -66,9 +66,8 @@ struct ChatRequest {
 // Parses a request body; throws HttpError(400) for invalid JSON, a non-object body, or
 // nesting deeper than `max_depth` arrays and objects (checked before parsing, because the
 // parser recurses once per level). `content_type` is the request's Content-Type header,
-// empty when absent. FastAPI, which serves vLLM, reads a body as JSON only without the header
-// or with a JSON type, so any other type (application/json and application/*+json pass) gets
-// 400 here too.
+// empty when absent. Only application/json, application/*+json or no header pass, because
+// FastAPI (since 0.65.3), which serves vLLM, reads a body as JSON only then.
 nlohmann::ordered_json parse_json_body(const std::string& body,
                                        int max_depth = kDefaultMaxJsonDepth,
                                        std::string_view content_type = {});

@@ -354,7 +354,7 @@ def test_malformed_chunked_body_400(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
         client.sendall(
             b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")   # "zz" is no size
+            b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")   # "zz" is not a hex size
         response = client.recv(4096)
     assert response.startswith(b"HTTP/1.1 400")
     assert b"Invalid HTTP request body" in response

@@ -168,8 +168,9 @@ TEST_F(RowGroupsTest, BatchAndThreadInvariant) {
 }
 
 // The VNNI path joins 16384 S1 + S23 of the stored codes in int32. Every code at its largest
-// and activations equal to their block's maximum (q1 = 127) bring Q5_0 to 2.06e9 of int32's
-// 2.15e9. The scalar path sums signed codes, which stay far below, so both must agree.
+// and activations equal to their block's maximum (q1 = 127) bring Q5_0's joined sum to 2.06e9,
+// near int32's limit of 2.15e9. The scalar path sums signed codes, which stay far below, so
+// both paths must agree.
 TEST_F(RowGroupsTest, LargestCodesKeepExactSums) {
   struct Case {
     GGMLType type;
@@ -177,7 +178,7 @@ TEST_F(RowGroupsTest, LargestCodesKeepExactSums) {
   };
   const Case cases[] = {{GGMLType::Q4_0, 18, 2, 64},
                         {GGMLType::Q4_1, 20, 4, 64},
-                        {GGMLType::Q5_0, 22, 2, 64},  // qh (4 bytes) and qs, all ones
+                        {GGMLType::Q5_0, 22, 2, 64},  // qh (4 bytes) and qs set to all ones
                         {GGMLType::Q4_K, 144, 16, 256}};
   for (const Case& c : cases) {
     std::mt19937 rng(31);

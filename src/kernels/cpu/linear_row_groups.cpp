@@ -29,12 +29,12 @@
 //   Q8_0:     sum = fma(float(S23), 1 / 16384, float(S1)),  acc = fma(sum, d_w * d_x, acc)
 //   the rest: acc = fma(float(16384 S1 + S23), d_w * (d_x / 16384), acc)
 //   acc = fma(m_w, sum_x, acc)                                      (Q4_1 only)
-// where sum_x = float(sum_i (16384 q1_i + 128 q2_i + q3_i)) * (d_x / 16384). The two forms
-// round the same values, scaled by 2^14: codes below 32 let 16384 S1 + S23 fit in int32,
-// which saves a conversion and a multiply-add per block (Q5_0's product 4% faster), and
-// Q8_0's codes do not. The integer sums are exact and the float steps the same on the scalar
-// and VNNI paths, so a token's output has the same bits alone or in a batch, on any thread
-// and either path.
+// where sum_x = float(sum_i (16384 q1_i + 128 q2_i + q3_i)) * (d_x / 16384). Both forms round
+// the same value, scaled by 2^14, so they give the same bits. Codes below 32 let 16384 S1 +
+// S23 fit in int32, which saves a conversion and a multiply-add per block (Q5_0's product 4%
+// faster). Q8_0's 8-bit codes do not fit. The integer sums are exact and the float steps the
+// same on the scalar and VNNI paths, so a token's output has the same bits alone or in a
+// batch, on any thread and either path.
 //
 // vpdpbusd multiplies unsigned by signed bytes. Q8_0 codes are stored as w + 128, Q4_0 and
 // Q5_0 nibbles as w + 8 and w + 16; the activation sums times -128, -8 or -16 cancel the
@@ -250,6 +250,16 @@ int8_t slice_code(float v) {
   return static_cast<int8_t>(std::clamp(std::nearbyint(v), -127.0f, 127.0f));
 }
 
+// Sets a block's sums from the sum of q1 and the sum of 128 q2 + q3, once its d is set. The
+// tiles read the joined forms for every group, so they are computed here once per block.
+void set_block_sums(SlicedBlock& block, int32_t sum1, int32_t sum23) {
+  block.sum1 = sum1;
+  block.sum23 = sum23;
+  block.sum_all = 16384 * sum1 + sum23;
+  block.d_joined = block.d * kSlice3Scale;
+  block.sum = static_cast<float>(block.sum_all) * block.d_joined;
+}
+
 // Fills the sums of a block whose slices and d are set.
 void finish_block(SlicedBlock& block) {
   int32_t sum1 = 0, sum23 = 0;
@@ -257,11 +267,7 @@ void finish_block(SlicedBlock& block) {
     sum1 += block.q1[i];
     sum23 += 128 * block.q2[i] + block.q3[i];
   }
-  block.sum1 = sum1;
-  block.sum23 = sum23;
-  block.sum_all = 16384 * sum1 + sum23;
-  block.d_joined = block.d * kSlice3Scale;
-  block.sum = static_cast<float>(block.sum_all) * block.d_joined;
+  set_block_sums(block, sum1, sum23);
 }
 
 // A block with a NaN or an infinity gets d = NaN and zero slices, so that its products are NaN
@@ -374,11 +380,7 @@ VLLM_VNNI_TARGET void slice_row_avx512(const float* x, int64_t cols, SlicedBlock
         sum1 = _mm512_add_epi32(sum1, q1);
         sum23 = _mm512_add_epi32(sum23, _mm512_add_epi32(_mm512_slli_epi32(q2, 7), q3));
       }
-      block.sum1 = _mm512_reduce_add_epi32(sum1);
-      block.sum23 = _mm512_reduce_add_epi32(sum23);
-      block.sum_all = 16384 * block.sum1 + block.sum23;
-      block.d_joined = block.d * kSlice3Scale;
-      block.sum = static_cast<float>(block.sum_all) * block.d_joined;
+      set_block_sums(block, _mm512_reduce_add_epi32(sum1), _mm512_reduce_add_epi32(sum23));
     }
   }
 }
