@@ -23,6 +23,7 @@
 
 #include "core/thread_pool.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/reduce_avx512.h"
 #include "kernels/cpu/vector_math.h"
 
 namespace vllm::cpu {
@@ -85,29 +86,6 @@ __attribute__((target("avx2,fma"))) void weighted_sum_avx2(float correction, con
   }
 }
 
-// Sums the 16 lanes of each of a[0..15] into lane i of the result, by a fixed tree: pairs
-// within 128-bit lanes, then pairs of pairs, then across the four 128-bit lanes.
-__attribute__((target("avx512f"), always_inline)) inline __m512 transpose_sum16(const __m512* a) {
-  __m512 x[8];
-  for (int i = 0; i < 8; ++i) {
-    x[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]),
-                         _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
-  }
-  // x[i], per 128-bit lane: (a[2i] 0+2, a[2i+1] 0+2, a[2i] 1+3, a[2i+1] 1+3).
-  __m512 y[4];
-  for (int i = 0; i < 4; ++i) {
-    y[i] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * i], x[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_ps(x[2 * i], x[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  }
-  // y[i], per 128-bit lane L: the lane-L sums of a[4i], a[4i+1], a[4i+2], a[4i+3].
-  const __m512 u01 = _mm512_add_ps(_mm512_shuffle_f32x4(y[0], y[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(y[0], y[1], _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 u23 = _mm512_add_ps(_mm512_shuffle_f32x4(y[2], y[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(y[2], y[3], _MM_SHUFFLE(3, 2, 3, 2)));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(u01, u23, _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_f32x4(u01, u23, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 // One query row's share of a block: its query, scores (then p) and output accumulator, the
 // correction of its running sums, and its keys [lo, hi) of the block.
 struct RowRef {
@@ -122,7 +100,7 @@ struct RowRef {
 
 // Returns the scores of kRows query rows (rows[r].q, r < kRows <= 4) against 4 keys at keys +
 // k * head_dim, q_r . k_k in lane 4 r + k. Each score accumulates 16 dimensions per step in
-// its own 16-lane accumulator, masking the last head_dim % 16. transpose_sum16 then adds
+// its own 16-lane accumulator, masking the last head_dim % 16. transpose_reduce16 then adds
 // the lanes by one fixed tree, so a score's bits depend only on q_r and the key, not on the
 // other rows or keys of the tile. With kFullKeys false only the first `num_keys` keys are
 // read, because fewer than 4 rows of the block remain; the other lanes are zero. A non-null
@@ -161,7 +139,7 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 scores_tile(
       for (int r = 0; r < kRows; ++r) acc[4 * r + k] = _mm512_fmadd_ps(qv[r], kv, acc[4 * r + k]);
     }
   }
-  return transpose_sum16(acc);
+  return transpose_reduce16(acc, AddFloatOp{});
 }
 
 // scores_avx512 for kRows rows.
