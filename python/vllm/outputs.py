@@ -106,21 +106,28 @@ class RequestOutput:
         )
 
 
+def _logprob_dict(position: Any, token_id: int) -> dict:
+    """Build one position's logprobs in vLLM's order: the chosen token, then the others by
+    rank (ties by token id). The engine's map arrives ordered by token id."""
+    entries = sorted(position.items(), key=lambda item: (item[0] != token_id, item[1].rank, item[0]))
+    return {
+        key: Logprob(entry.logprob, entry.rank, entry.decoded_token) for key, entry in entries
+    }
+
+
 def completion_output_from_engine(output: Any, logprobs_requested: bool) -> CompletionOutput:
     """Convert a `vllm._C.CompletionOutput` to a CompletionOutput."""
     logprobs = None
+    token_ids = list(output.token_ids)
     if logprobs_requested and output.logprobs is not None:
         logprobs = [
-            {
-                token_id: Logprob(entry.logprob, entry.rank, entry.decoded_token)
-                for token_id, entry in position.items()
-            }
-            for position in output.logprobs
+            _logprob_dict(position, token_id)
+            for position, token_id in zip(output.logprobs, token_ids)
         ]
     return CompletionOutput(
         index=output.index,
         text=output.text,
-        token_ids=list(output.token_ids),
+        token_ids=token_ids,
         # As in vLLM, the cumulative logprob is computed only when logprobs are requested.
         cumulative_logprob=output.cumulative_logprob if logprobs_requested else None,
         logprobs=logprobs,
@@ -129,18 +136,13 @@ def completion_output_from_engine(output: Any, logprobs_requested: bool) -> Comp
     )
 
 
-def _prompt_logprobs_from_engine(prompt_logprobs: Any) -> Optional[list]:
+def _prompt_logprobs_from_engine(prompt_logprobs: Any, prompt_token_ids: list) -> Optional[list]:
     """Convert the engine's prompt logprobs: None for the first prompt token, then dicts."""
     if prompt_logprobs is None:
         return None
     return [
-        None
-        if position is None
-        else {
-            token_id: Logprob(entry.logprob, entry.rank, entry.decoded_token)
-            for token_id, entry in position.items()
-        }
-        for position in prompt_logprobs
+        None if position is None else _logprob_dict(position, token_id)
+        for position, token_id in zip(prompt_logprobs, prompt_token_ids)
     ]
 
 
@@ -151,11 +153,12 @@ def request_output_from_engine(
 
     `prompt` replaces the engine's copy because the LLM class sends token ids, not text.
     """
+    prompt_token_ids = list(output.prompt_token_ids)
     return RequestOutput(
         request_id=output.request_id,
         prompt=prompt,
-        prompt_token_ids=list(output.prompt_token_ids),
-        prompt_logprobs=_prompt_logprobs_from_engine(output.prompt_logprobs),
+        prompt_token_ids=prompt_token_ids,
+        prompt_logprobs=_prompt_logprobs_from_engine(output.prompt_logprobs, prompt_token_ids),
         outputs=[completion_output_from_engine(o, logprobs_requested) for o in output.outputs],
         finished=output.finished,
         num_cached_tokens=output.num_cached_tokens,

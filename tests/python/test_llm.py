@@ -133,6 +133,19 @@ def test_logprobs(llm):
     assert completion.cumulative_logprob == pytest.approx(total, abs=1e-4)
 
 
+def test_logprobs_order_like_vllm(llm):
+    # vLLM's sampler gathers the sampled token's logprob first, then the top ones, so its
+    # dicts list the sampled token first. At temperature 1.5 the draw often falls outside
+    # the top 2, where an order by token id would put it elsewhere.
+    params = SamplingParams(temperature=1.5, seed=3, max_tokens=16, ignore_eos=True, logprobs=2)
+    completion = llm.generate("Hello", params, use_tqdm=False)[0].outputs[0]
+    for token_id, position in zip(completion.token_ids, completion.logprobs):
+        keys = list(position)
+        assert keys[0] == token_id
+        ranks = [position[key].rank for key in keys[1:]]
+        assert ranks == sorted(ranks)
+
+
 def test_default_params_max_16(llm):
     completion = llm.generate("Hello", use_tqdm=False)[0].outputs[0]
     assert len(completion.token_ids) <= 16

@@ -187,3 +187,5 @@ def test_llm_prompt_logprobs(llm):
     for token_id, entry in zip(output.prompt_token_ids[1:], output.prompt_logprobs[1:]):
         assert token_id in entry
         assert entry[token_id].logprob <= 0.0
+        # As in vLLM: the prompt token first, then the top tokens by rank.
+        assert list(entry)[0] == token_id
