@@ -3,6 +3,7 @@
 #include <new>
 
 #include "core/errors.h"
+#include "core/thread_pool.h"
 #include "models/model.h"
 
 namespace vllm {
@@ -33,8 +34,14 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
     throw std::bad_alloc();
   }
   // Writing every page now makes the whole budget resident at start-up, as a GPU allocation
-  // would be, so that resident memory does not creep up later as blocks are first used.
-  std::memset(storage_.get(), 0, bytes);
+  // would be, so that resident memory does not creep up later as blocks are first used. The
+  // page faults dominate, and they run in parallel: on a 2-core VM, 4 GiB took 1.2-2.1 s on
+  // two threads against 3.3-9 s on one.
+  auto* base = reinterpret_cast<char*>(storage_.get());
+  const auto num_pages = static_cast<int64_t>(bytes / kPageBytes);
+  parallel_for(num_pages, [&](int64_t first, int64_t end) {
+    std::memset(base + first * kPageBytes, 0, static_cast<size_t>(end - first) * kPageBytes);
+  });
 }
 
 void KVCache::FreeDeleter::operator()(float* pointer) const { std::free(pointer); }
