@@ -119,7 +119,15 @@ std::unordered_map<std::string, PromptLogprobsChunk> ModelRunner::compute_prompt
 ModelRunnerOutput ModelRunner::execute(const SchedulerOutput& scheduler_output) {
   std::vector<Request*> sampling_requests;
   LogitsLayout layout;
-  const ForwardBatch batch = build_batch(scheduler_output, &sampling_requests, &layout);
+  ForwardBatch batch = build_batch(scheduler_output, &sampling_requests, &layout);
+  std::vector<SamplingRow> rows;
+  rows.reserve(sampling_requests.size());
+  for (Request* request : sampling_requests) rows.push_back(make_sampling_row(*request));
+  // Greedy rows without logprobs let the LM head skip the logits that cannot be the largest.
+  batch.logits_max_only.assign(batch.logits_indices.size(), 0);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (samples_largest_only(rows[i])) batch.logits_max_only[layout.sample_rows[i]] = 1;
+  }
   const int64_t vocab_size = model_.config().vocab_size;
   const size_t num_logit_floats = batch.logits_indices.size() * static_cast<size_t>(vocab_size);
   if (num_logit_floats > logits_.capacity()) {
@@ -159,9 +167,6 @@ ModelRunnerOutput ModelRunner::execute(const SchedulerOutput& scheduler_output) 
     sample_logits = sample_logits_;
   }
 
-  std::vector<SamplingRow> rows;
-  rows.reserve(sampling_requests.size());
-  for (Request* request : sampling_requests) rows.push_back(make_sampling_row(*request));
   std::vector<SampledToken> sampled = sampler_.sample(sample_logits, vocab_size, rows);
 
   for (size_t i = 0; i < sampling_requests.size(); ++i) {

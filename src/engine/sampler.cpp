@@ -157,6 +157,10 @@ bool needs_processing(const SamplingRow& row) {
 
 }  // namespace
 
+bool samples_largest_only(const SamplingRow& row) {
+  return row.temperature < kGreedyEpsilon && !needs_processing(row) && row.num_logprobs < -1;
+}
+
 std::vector<float> process_logits(std::span<const float> logits, const SamplingRow& row) {
   std::vector<float> processed(logits.begin(), logits.end());
   const SamplingParams* params = row.params;

@@ -44,6 +44,10 @@ class Sampler {
 // penalties.
 std::vector<float> process_logits(std::span<const float> logits, const SamplingRow& row);
 
+// Returns whether sampling the row reads only its largest logits: greedy, without logits
+// processing or logprobs. Its other logits may then be -inf (LogitsProcessor::forward).
+bool samples_largest_only(const SamplingRow& row);
+
 // Returns the logprobs entry of `token` and the `num_logprobs` most likely tokens (-1: the
 // whole vocabulary) from one row of raw logits ([vocab_size]).
 TokenLogprobs compute_token_logprobs(std::span<const float> logits, int32_t token,

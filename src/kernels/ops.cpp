@@ -145,6 +145,17 @@ void linear(std::span<const float> x, int64_t num_tokens, const WeightMatrix& we
   cpu::linear(x.data(), num_tokens, weight, bias.empty() ? nullptr : bias.data(), y.data());
 }
 
+void linear_max(std::span<const float> x, int64_t num_tokens, const WeightMatrix& weight,
+                std::span<float> y) {
+  if (weight.layout != WeightLayout::kRowGroups16) {
+    linear(x, num_tokens, weight, {}, y);
+    return;
+  }
+  check_linear(x, num_tokens, weight, {}, y);
+  if (num_tokens == 0) return;
+  cpu::linear_row_groups_max(x.data(), num_tokens, weight, y.data());
+}
+
 void linear_shared_input(std::span<const float> x, int64_t num_tokens,
                          std::span<const LinearProduct> products) {
   std::vector<cpu::GroupedProduct> grouped;

@@ -117,6 +117,14 @@ void linear(std::span<const float> x,  // [num_tokens, weight.cols]
             std::span<const float> bias,  // [weight.rows] or empty
             std::span<float> y);          // [num_tokens, weight.rows]
 
+// linear() without bias for callers that need only each token's largest outputs, such as
+// greedy sampling: every output that may equal its token's maximum gets its linear() value
+// (the same bits), any other that value or -inf. On the CPU, Q8_0 matrices in row groups skip
+// a third of the integer products (see kernels/cpu/linear_row_groups.cpp).
+void linear_max(std::span<const float> x,  // [num_tokens, weight.cols]
+                int64_t num_tokens, const WeightMatrix& weight,
+                std::span<float> y);  // [num_tokens, weight.rows]
+
 // One product of linear_shared_input: y = x weight^T (+ bias).
 struct LinearProduct {
   const WeightMatrix* weight;

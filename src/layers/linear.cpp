@@ -22,6 +22,16 @@ void Linear::forward(std::span<const float> x, int64_t num_tokens, std::span<flo
   method_->apply(x, num_tokens, bias_, y);
 }
 
+void Linear::forward_max(std::span<const float> x, int64_t num_tokens,
+                         std::span<float> y) const {
+  const WeightMatrix* weight = method_->weight_matrix();
+  if (weight == nullptr || !bias_.empty()) {
+    forward(x, num_tokens, y);
+    return;
+  }
+  ops::linear_max(x, num_tokens, *weight, y);
+}
+
 void Linear::forward_shared_input(std::span<const Linear* const> layers,
                                   std::span<const float> x, int64_t num_tokens,
                                   std::span<const std::span<float>> outputs) {

@@ -53,6 +53,13 @@ class Linear {
                int64_t num_tokens,
                std::span<float> y) const;  // [num_tokens, out_features]
 
+  // forward() for callers that need only each token's largest outputs: an output that may be
+  // its token's maximum gets forward()'s value, any other that value or -inf
+  // (ops::linear_max).
+  void forward_max(std::span<const float> x,  // [num_tokens, in_features]
+                   int64_t num_tokens,
+                   std::span<float> y) const;  // [num_tokens, out_features]
+
   // Runs layers[i].forward(x, num_tokens, outputs[i]) for layers of one input, with the same
   // results. Those whose methods keep a weight matrix run together (ops::linear_shared_input).
   static void forward_shared_input(std::span<const Linear* const> layers,

@@ -161,9 +161,11 @@ void GemmaForCausalLM::forward(const ForwardBatch& batch, KVCache& kv_cache,
   for (const GemmaDecoderLayer& layer : layers_) run_layer(layer, batch, kv_cache);
 
   norm_.forward(act_.hidden, act_.normed);
+  // The soft cap maps a skipped logit's -inf to -cap, so capped models get every logit.
+  const bool capped = config_.final_logit_softcapping > 0.0;
   logits_processor_.forward(act_.normed, config_.hidden_size, batch.logits_indices, lm_head_,
-                            logits);
-  if (config_.final_logit_softcapping > 0.0) {
+                            logits, capped ? std::span<const uint8_t>() : batch.logits_max_only);
+  if (capped) {
     ops::tanh_soft_cap(Device::kCpu, logits,
                        static_cast<float>(config_.final_logit_softcapping));
   }

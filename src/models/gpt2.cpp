@@ -200,7 +200,7 @@ void GPT2LMHeadModel::forward(const ForwardBatch& batch, KVCache& kv_cache,
 
   ln_f_.forward(act_.hidden, act_.normed);
   logits_processor_.forward(act_.normed, config_.hidden_size, batch.logits_indices, lm_head_,
-                            logits);
+                            logits, batch.logits_max_only);
 }
 
 std::unique_ptr<Model> load_gpt2_from_hf(std::shared_ptr<HfWeights> weights,

@@ -175,7 +175,7 @@ void LlamaForCausalLM::forward(const ForwardBatch& batch, KVCache& kv_cache,
   // The LM head, the largest matrix, runs only on the rows whose logits are requested.
   norm_.forward(act_.hidden, act_.normed);
   logits_processor_.forward(act_.normed, config_.hidden_size, batch.logits_indices, lm_head_,
-                            logits);
+                            logits, batch.logits_max_only);
 }
 
 std::unique_ptr<Model> load_llama_from_gguf(std::shared_ptr<GGUFFile> gguf,

@@ -17,6 +17,11 @@ void check_forward_batch(const ForwardBatch& batch, std::span<const float> logit
         batch.num_tokens(), batch.positions.size(), batch.slot_mapping.size()));
   }
   const auto num_logits = static_cast<int64_t>(batch.logits_indices.size());
+  if (!batch.logits_max_only.empty() &&
+      static_cast<int64_t>(batch.logits_max_only.size()) != num_logits) {
+    throw InvalidArgument(fmt::format("batch has {} max-only flags for {} logits rows",
+                                      batch.logits_max_only.size(), num_logits));
+  }
   if (static_cast<int64_t>(logits.size()) != num_logits * vocab_size) {
     throw InvalidArgument(fmt::format("logits buffer has {} floats, expected {} x {}",
                                       logits.size(), num_logits, vocab_size));
@@ -52,6 +57,9 @@ std::vector<ForwardBatch> split_forward_batch(const ForwardBatch& batch, int32_t
     }
     while (next_logit < batch.logits_indices.size() && batch.logits_indices[next_logit] < end) {
       part.logits_indices.push_back(batch.logits_indices[next_logit] - first);
+      if (!batch.logits_max_only.empty()) {
+        part.logits_max_only.push_back(batch.logits_max_only[next_logit]);
+      }
       ++next_logit;
     }
     parts.push_back(std::move(part));

@@ -27,6 +27,9 @@ struct ForwardBatch {
   std::vector<int32_t> block_tables;     // [num_seqs, max_blocks_per_seq], row-major
   int32_t max_blocks_per_seq = 0;
   std::vector<int32_t> logits_indices;   // [num_logits] token indices whose logits are needed
+  // [num_logits] or empty: 1 where only the row's largest logits are needed (greedy sampling
+  // without logprobs), so that the LM head may skip the others (LogitsProcessor::forward).
+  std::vector<uint8_t> logits_max_only;
 
   int32_t num_tokens() const { return static_cast<int32_t>(input_ids.size()); }
   int32_t num_seqs() const { return static_cast<int32_t>(seq_lens.size()); }

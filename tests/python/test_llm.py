@@ -146,6 +146,20 @@ def test_logprobs_order_like_vllm(llm):
         assert ranks == sorted(ranks)
 
 
+def test_greedy_same_with_and_without_logprobs(llm):
+    # Without logprobs, a greedy row's LM head computes only the logits that may be the
+    # largest; with them, every logit. Both kinds share each batch here, so that the rows of
+    # one LM head call take both paths.
+    prompts = ["The capital of France is", "def fibonacci(n):", "1, 2, 3, 5, 8,", "Once upon"]
+    plain = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True)
+    scored = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True, logprobs=0)
+    outputs = llm.generate(prompts + prompts, [plain] * 4 + [scored] * 4, use_tqdm=False)
+    for fast, full in zip(outputs[:4], outputs[4:]):
+        assert fast.outputs[0].logprobs is None
+        assert full.outputs[0].logprobs is not None
+        assert fast.outputs[0].token_ids == full.outputs[0].token_ids
+
+
 def test_default_params_max_16(llm):
     completion = llm.generate("Hello", use_tqdm=False)[0].outputs[0]
     assert len(completion.token_ids) <= 16

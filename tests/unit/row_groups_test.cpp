@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "core/errors.h"
 #include "kernel_test_util.h"
@@ -245,6 +249,107 @@ TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
         }
       }
     }
+  }
+}
+
+// linear_max gives every output that may be its token's maximum the bits of linear(), both
+// copies of a row repeated in another group among them, and the exact value or -inf to the
+// rest. On AVX-512 VNNI most groups of random data get -inf.
+TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
+  for (const int64_t cols : {int64_t{96}, int64_t{576}}) {
+    std::mt19937 rng(41);
+    const int64_t rows = 640, num_tokens = 7;
+    Encoded encoded = random_blocks(GGMLType::Q8_0, static_cast<int>(rows * cols / 32), rng);
+    // Rows 320 + r repeat rows r, 20 groups further on: every maximum is a tie.
+    const size_t half = encoded.bytes.size() / 2;
+    std::copy_n(encoded.bytes.begin(), half, encoded.bytes.begin() + static_cast<int64_t>(half));
+    std::vector<uint8_t> packed(encoded.bytes.size());
+    const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, encoded.bytes.data()};
+    ops::pack_row_groups(row_layout, packed.data());
+    WeightMatrix weight = row_layout;
+    weight.data = packed.data();
+    weight.layout = WeightLayout::kRowGroups16;
+
+    std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * cols), rng, 2.0f);
+    x[3 * cols + 7] = std::numeric_limits<float>::quiet_NaN();  // token 3: every output NaN
+    for (CpuIsa isa : kAllIsas) {
+      cpu::set_isa(isa);
+      for (int threads : {1, 2, 3}) {
+        set_num_threads(threads);
+        std::vector<float> full(static_cast<size_t>(num_tokens * rows));
+        std::vector<float> largest(full.size());
+        ops::linear(x, num_tokens, weight, {}, full);
+        ops::linear_max(x, num_tokens, weight, largest);
+        for (int64_t t = 0; t < num_tokens; ++t) {
+          const float* expected = full.data() + t * rows;
+          const float* actual = largest.data() + t * rows;
+          const std::string where = fmt::format("cols {} token {} on {} with {} threads", cols,
+                                                t, cpu::isa_name(isa), threads);
+          if (t == 3) {
+            for (int64_t r = 0; r < rows; ++r) ASSERT_TRUE(std::isnan(actual[r])) << where;
+            continue;
+          }
+          const float maximum = *std::max_element(expected, expected + rows);
+          int64_t num_skipped = 0;
+          for (int64_t r = 0; r < rows; ++r) {
+            if (actual[r] == -std::numeric_limits<float>::infinity()) {
+              ++num_skipped;
+              ASSERT_LT(expected[r], maximum) << where << " row " << r;
+            } else {
+              ASSERT_EQ(actual[r], expected[r]) << where << " row " << r;
+            }
+          }
+          const int64_t first = std::max_element(expected, expected + rows) - expected;
+          ASSERT_LT(first, 320) << where;
+          EXPECT_EQ(actual[first + 320], maximum) << where;
+          if (isa == CpuIsa::kAvx512Vnni) EXPECT_GT(num_skipped, rows / 2) << where;
+        }
+      }
+    }
+  }
+}
+
+// Two rows whose exact order the two-slice pass reverses: row A gains 2 x 63 / 16384 of the
+// activation scale d from activations that only the third slice represents, row B 65 / 16384 of it
+// from one whose second slice rounds up to 128 / 16384. Every other row is at most 0. The
+// maximum (row A) must survive the first pass, which ranks B above A.
+TEST_F(RowGroupsTest, MaxSurvivesReorderedApproximation) {
+  constexpr int64_t rows = 640, cols = 96, kRowA = 10, kRowB = 400;
+  constexpr uint16_t kHalfScale = 0x2000;  // 2^-7 as float16
+  std::vector<uint8_t> bytes(static_cast<size_t>(rows * cols / 32 * 34), 0);
+  std::mt19937 rng(43);
+  std::uniform_int_distribution<int> small_code(-1, 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < cols / 32; ++b) {
+      uint8_t* block = bytes.data() + (r * cols / 32 + b) * 34;
+      std::memcpy(block, &kHalfScale, 2);
+      // Element 0 sets the activation scale and has code 0; elements 5 to 7 carry the test.
+      for (int i = 5; i < 8; ++i) block[2 + i] = static_cast<uint8_t>(small_code(rng));
+      if (b == 0 && r == kRowA) block[2 + 5] = block[2 + 6] = 1, block[2 + 7] = 0;
+      if (b == 0 && r == kRowB) block[2 + 5] = block[2 + 6] = 0, block[2 + 7] = 1;
+    }
+  }
+  std::vector<uint8_t> packed(bytes.size());
+  const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, bytes.data()};
+  ops::pack_row_groups(row_layout, packed.data());
+  WeightMatrix weight = row_layout;
+  weight.data = packed.data();
+  weight.layout = WeightLayout::kRowGroups16;
+
+  std::vector<float> x(cols, 0.0f);
+  x[0] = 10.0f;
+  const float d = 10.0f / 127.0f;
+  x[5] = x[6] = 63.0f * d / 16384.0f;  // q1 = q2 = 0, q3 = 63
+  x[7] = 65.0f * d / 16384.0f;         // q1 = 0, q2 = 1, q3 = -63
+  for (CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    std::vector<float> full(rows), largest(rows);
+    ops::linear(x, 1, weight, {}, full);
+    ops::linear_max(x, 1, weight, largest);
+    const int64_t first = std::max_element(full.begin(), full.end()) - full.begin();
+    ASSERT_EQ(first, kRowA) << cpu::isa_name(isa);
+    ASSERT_GT(full[kRowA], full[kRowB]) << cpu::isa_name(isa);
+    EXPECT_EQ(largest[kRowA], full[kRowA]) << cpu::isa_name(isa);
   }
 }
 

@@ -76,6 +76,13 @@ struct GroupedProduct {
 // bits as from linear_row_groups.
 void linear_row_groups_shared(const float* x, int64_t num_tokens,
                               std::span<const GroupedProduct> products);
+// linear_row_groups without bias for callers that need only each token's largest outputs
+// (greedy sampling): every output that may equal its token's maximum gets the bits of
+// linear_row_groups, any other that value or -inf. Q8_0 on AVX-512 VNNI bounds a two-slice
+// pass and recomputes only the groups that may hold the maximum; other matrices run
+// linear_row_groups.
+void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatrix& weight,
+                           float* y);
 
 void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
               double eps, float* out);

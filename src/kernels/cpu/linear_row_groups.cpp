@@ -780,6 +780,89 @@ void multiply_groups_of_type(const SlicedBlock* xs, int64_t num_slices, int64_t 
                                   static_cast<uint32_t>(weight.type)));
 }
 
+// Slices x ([num_tokens, cols]) on the compute threads into a buffer of the calling thread,
+// valid until its next call: [num_tokens, cols / 32] blocks.
+const SlicedBlock* slice_tokens(const float* x, int64_t num_tokens, int64_t cols) {
+  const int64_t num_slices = cols / kBlock;
+  static thread_local std::vector<SlicedBlock> sliced;
+  if (sliced.size() < static_cast<size_t>(num_tokens * num_slices)) {
+    sliced.resize(static_cast<size_t>(num_tokens * num_slices));
+  }
+  SlicedBlock* xs = sliced.data();
+  const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
+  parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
+    for (int64_t t = first_token; t < end_token; ++t) {
+      if (vnni) {
+        slice_row_avx512(x + t * cols, cols, xs + t * num_slices);
+      } else {
+        slice_row_scalar(x + t * cols, cols, xs + t * num_slices);
+      }
+    }
+  });
+  return xs;
+}
+
+// --- largest outputs ---------------------------------------------------------------------------
+//
+// linear_row_groups_max for Q8_0: a first pass uses two slices and bounds its distance to
+// the three-slice result, then only the groups that may hold a token's maximum get exact
+// products. With u = c + 128 the stored code, the first pass computes per block
+//   A = S1 - 128 sum1 + (sum_i u_i q2_i - sum23) / 128,
+// and the three-slice value is S1 - 128 sum1 + sum_i c_i (q2_i / 128 + q3_i / 16384), which
+// equals A + sum_i u_i q3_i / 16384 (since 128 sum q2 + sum q3 = sum23). With u <= 255 and
+// |q3| <= 64, the dropped term is at most 32 * 255 * 64 / 16384 < 32 in size. Times d_w d_x,
+// summed over blocks: the two differ by at most 32 sum_b |d_w| d_x before rounding.
+//
+// Rounding: |A| < 526000 per block. Each pass rounds twice per block (the conversion of the
+// block's integer sum to float, the scale product), each time by at most 2^-24 * 526000 <
+// 0.0314 of |d_w| d_x, and once per block into the running total, by at most 0.0314 of
+// sum_b |d_w| d_x. With the bound's own fused multiply-add, the scale must exceed
+// 31.875 + 0.19 + 0.063 n for n blocks; 33 + n / 8 leaves a margin.
+float max_bound_scale(int64_t num_blocks) { return 33.0f + static_cast<float>(num_blocks) / 8.0f; }
+
+// Q8_0 tile on two slices. For each token t of the tile, with V_l the sum over blocks of A d_w
+// d_x for row l of the group and S_l that of |d_w| d_x: upper[t] = max_l (V_l + k S_l) and
+// lower[t] = max_l (V_l - k S_l), k = bound_scale. A = (128 S1 + S2 - sum_all) / 128 in
+// integers, where S1 and S2 are the stored codes' sums with q1 and q2.
+template <int MT>
+VLLM_VNNI_TARGET void tile_vnni_q8_two_slices(const SlicedBlock* x, int64_t x_stride,
+                                              const uint8_t* group, int64_t num_blocks,
+                                              float bound_scale, float* upper, float* lower) {
+  constexpr GGMLType T = GGMLType::Q8_0;
+  __m512 acc[MT], scales[MT];
+  for (int t = 0; t < MT; ++t) acc[t] = scales[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const uint8_t* block = group + b * group_block_bytes<T>();
+    __m512i w[8];
+    load_codes<T>(block, w);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+    const __m512 dw_size = _mm512_abs_ps(dw);
+    __m512i s1[MT], s2[MT];
+    for (int t = 0; t < MT; ++t) s1[t] = s2[t] = _mm512_setzero_si512();
+    for (int j = 0; j < 8; ++j) {
+      for (int t = 0; t < MT; ++t) {
+        const SlicedBlock& a = x[t * x_stride + b];
+        dpbusd_broadcast(s1[t], w[j], a.q1 + 4 * j);
+        dpbusd_broadcast(s2[t], w[j], a.q2 + 4 * j);
+      }
+    }
+    for (int t = 0; t < MT; ++t) {
+      const SlicedBlock& a = x[t * x_stride + b];
+      // |128 S1 + S2| < 2^31 for 8-bit codes and |q| <= 127, and the difference is exact.
+      const __m512i scaled = _mm512_sub_epi32(
+          _mm512_add_epi32(_mm512_slli_epi32(s1[t], 7), s2[t]), _mm512_set1_epi32(a.sum_all));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled),
+                               _mm512_mul_ps(dw, _mm512_set1_ps(a.d * (1.0f / 128.0f))), acc[t]);
+      scales[t] = _mm512_fmadd_ps(dw_size, _mm512_set1_ps(a.d), scales[t]);
+    }
+  }
+  const __m512 k = _mm512_set1_ps(bound_scale);
+  for (int t = 0; t < MT; ++t) {
+    upper[t] = _mm512_reduce_max_ps(_mm512_fmadd_ps(scales[t], k, acc[t]));
+    lower[t] = _mm512_reduce_max_ps(_mm512_fnmadd_ps(scales[t], k, acc[t]));
+  }
+}
+
 }  // namespace
 
 bool row_groups_supported(GGMLType type) {
@@ -840,22 +923,7 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
                product.weight->rows, product.weight->cols, cols);
   }
 
-  // [num_tokens, num_slices] sliced activations, reused across calls on this thread.
-  static thread_local std::vector<SlicedBlock> sliced;
-  if (sliced.size() < static_cast<size_t>(num_tokens * num_slices)) {
-    sliced.resize(static_cast<size_t>(num_tokens * num_slices));
-  }
-  SlicedBlock* xs = sliced.data();
-  const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
-  parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
-    for (int64_t t = first_token; t < end_token; ++t) {
-      if (vnni) {
-        slice_row_avx512(x + t * cols, cols, xs + t * num_slices);
-      } else {
-        slice_row_scalar(x + t * cols, cols, xs + t * num_slices);
-      }
-    }
-  });
+  const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
 
   // The products' groups in one sequence, split over the threads together.
   std::vector<int64_t> first_of(products.size() + 1, 0);  // [num_products + 1]
@@ -875,6 +943,76 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
       for (int64_t t = 0; t < num_tokens; ++t) {
         for (int64_t j = begin_group * kGroupRows; j < end_group * kGroupRows; ++j) {
           product.y[t * rows + j] += product.bias[j];
+        }
+      }
+    }
+  });
+}
+
+
+void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatrix& weight,
+                           float* y) {
+  const int64_t rows = weight.rows, cols = weight.cols;
+  if (weight.type != GGMLType::Q8_0 || active_isa() != CpuIsa::kAvx512Vnni) {
+    linear_row_groups(x, num_tokens, weight, nullptr, y);
+    return;
+  }
+  const int64_t num_slices = cols / kBlock;
+  const int64_t num_groups = rows / kGroupRows;
+  const int64_t group_bytes = kGroupRows * num_slices * GroupFormat<GGMLType::Q8_0>::kFileBytes;
+  const float bound_scale = max_bound_scale(num_slices);
+  const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
+
+  // First pass, per token and group: the largest upper bound of the group's 16 outputs, and
+  // the largest lower bound, which the token's maximum is at least.
+  // [num_tokens, num_groups] each, reused across calls on this thread: a 64-token step of a
+  // 262,144-row matrix needs 8 MB.
+  // The lambdas below use pointers: on the workers, the names would be their own buffers.
+  static thread_local std::vector<float> upper_buffer, lower_buffer;
+  upper_buffer.resize(static_cast<size_t>(num_tokens * num_groups));
+  lower_buffer.resize(upper_buffer.size());
+  float* upper = upper_buffer.data();
+  float* lower = lower_buffer.data();
+  parallel_for(num_groups, [&](int64_t first, int64_t end) {
+    for (int64_t g = first; g < end; ++g) {
+      const uint8_t* group = weight.data + g * group_bytes;
+      for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenBlock) {
+        const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, num_tokens - t0));
+        const SlicedBlock* xt = xs + t0 * num_slices;
+        float hi[kTokenBlock], lo[kTokenBlock];
+        switch (mt) {
+          case 1: tile_vnni_q8_two_slices<1>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
+          case 2: tile_vnni_q8_two_slices<2>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
+          case 3: tile_vnni_q8_two_slices<3>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
+          default: tile_vnni_q8_two_slices<4>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
+        }
+        for (int t = 0; t < mt; ++t) {
+          upper[(t0 + t) * num_groups + g] = hi[t];
+          lower[(t0 + t) * num_groups + g] = lo[t];
+        }
+      }
+    }
+  });
+
+  // Second pass: exact products for the groups whose upper bound reaches the token's largest
+  // lower bound, -inf elsewhere. A token with a non-finite bound (a NaN or an infinity in
+  // its activations or products) gets every group exactly.
+  std::vector<float> least_maxima(static_cast<size_t>(num_tokens));
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const float* row = lower + t * num_groups;
+    least_maxima[t] = *std::max_element(row, row + num_groups);
+  }
+  const TileFn exact_tile = vnni_tiles<GGMLType::Q8_0>()[0];
+  parallel_for(num_groups, [&](int64_t first, int64_t end) {
+    for (int64_t g = first; g < end; ++g) {
+      const uint8_t* group = weight.data + g * group_bytes;
+      for (int64_t t = 0; t < num_tokens; ++t) {
+        const float least_maximum = least_maxima[t], bound = upper[t * num_groups + g];
+        float* out = y + t * rows + g * kGroupRows;
+        if (std::isfinite(least_maximum) && std::isfinite(bound) && bound < least_maximum) {
+          std::fill(out, out + kGroupRows, -std::numeric_limits<float>::infinity());
+        } else {
+          exact_tile(xs + t * num_slices, num_slices, group, num_slices, out, rows);
         }
       }
     }
