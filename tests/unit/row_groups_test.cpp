@@ -254,13 +254,13 @@ TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
 
 // linear_max gives every output that may be its token's maximum the bits of linear(), both
 // copies of a row repeated in another group among them, and the exact value or -inf to the
-// rest. On AVX-512 VNNI most groups of random data get -inf.
+// rest. On AVX-512 VNNI at least a quarter of the outputs of random data get -inf.
 TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
   for (const int64_t cols : {int64_t{96}, int64_t{576}}) {
     std::mt19937 rng(41);
-    const int64_t rows = 640, num_tokens = 7;
+    const int64_t rows = 2048, num_tokens = 7;
     Encoded encoded = random_blocks(GGMLType::Q8_0, static_cast<int>(rows * cols / 32), rng);
-    // Rows 320 + r repeat rows r, 20 groups further on: every maximum is a tie.
+    // Rows 1024 + r repeat rows r, 64 groups further on: every maximum is a tie.
     const size_t half = encoded.bytes.size() / 2;
     std::copy_n(encoded.bytes.begin(), half, encoded.bytes.begin() + static_cast<int64_t>(half));
     std::vector<uint8_t> packed(encoded.bytes.size());
@@ -300,9 +300,9 @@ TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
             }
           }
           const int64_t first = std::max_element(expected, expected + rows) - expected;
-          ASSERT_LT(first, 320) << where;
-          EXPECT_EQ(actual[first + 320], maximum) << where;
-          if (isa == CpuIsa::kAvx512Vnni) EXPECT_GT(num_skipped, rows / 2) << where;
+          ASSERT_LT(first, 1024) << where;
+          EXPECT_EQ(actual[first + 1024], maximum) << where;
+          if (isa == CpuIsa::kAvx512Vnni) EXPECT_GE(num_skipped, rows / 4) << where;
         }
       }
     }

@@ -67,6 +67,7 @@ constexpr int64_t kBlock = 32;           // elements per quantization block
 constexpr int64_t kGroupRows = 16;       // rows per group, one per 32-bit lane of a zmm
 constexpr int64_t kTokenChunk = 64;      // tokens whose activations stay in cache across groups
 constexpr int kTokenBlock = 4;           // tokens per register tile
+constexpr int64_t kSpanGroups = 16;      // groups per bound of linear_row_groups_max
 constexpr float kSlice3Scale = 1.0f / 16384.0f;
 // Blocks whose d is below this become zero slices, so that 16384 / d stays finite. Their
 // values are below 2^-93.
@@ -963,56 +964,76 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
   const float bound_scale = max_bound_scale(num_slices);
   const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
 
-  // First pass, per token and group: the largest upper bound of the group's 16 outputs, and
-  // the largest lower bound, which the token's maximum is at least.
-  // [num_tokens, num_groups] each, reused across calls on this thread: a 64-token step of a
-  // 262,144-row matrix needs 8 MB.
-  // The lambdas below use pointers: on the workers, the names would be their own buffers.
-  static thread_local std::vector<float> upper_buffer, lower_buffer;
-  upper_buffer.resize(static_cast<size_t>(num_tokens * num_groups));
-  lower_buffer.resize(upper_buffer.size());
-  float* upper = upper_buffer.data();
-  float* lower = lower_buffer.data();
-  parallel_for(num_groups, [&](int64_t first, int64_t end) {
-    for (int64_t g = first; g < end; ++g) {
-      const uint8_t* group = weight.data + g * group_bytes;
+  // First pass, per token and span of kSpanGroups groups: the largest upper bound of the
+  // span's outputs, and the largest lower bound, which the token's maximum is at least.
+  // Spans rather than groups keep these small (512 KB for 64 tokens of a 262,144-row
+  // matrix, where per group they took 8 MB, beyond the memory budget's margin); a span that
+  // may hold the maximum costs 16 exact groups instead of one or two.
+  const int64_t num_spans = (num_groups + kSpanGroups - 1) / kSpanGroups;
+  std::vector<float> upper(static_cast<size_t>(num_tokens * num_spans));  // [num_tokens, num_spans]
+  std::vector<float> lower(upper.size());                                  // [num_tokens, num_spans]
+  parallel_for(num_spans, [&](int64_t first_span, int64_t end_span) {
+    for (int64_t span = first_span; span < end_span; ++span) {
+      const int64_t end_group = std::min(num_groups, (span + 1) * kSpanGroups);
       for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenBlock) {
         const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, num_tokens - t0));
         const SlicedBlock* xt = xs + t0 * num_slices;
         float hi[kTokenBlock], lo[kTokenBlock];
-        switch (mt) {
-          case 1: tile_vnni_q8_two_slices<1>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
-          case 2: tile_vnni_q8_two_slices<2>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
-          case 3: tile_vnni_q8_two_slices<3>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
-          default: tile_vnni_q8_two_slices<4>(xt, num_slices, group, num_slices, bound_scale, hi, lo); break;
+        std::fill(hi, hi + kTokenBlock, -std::numeric_limits<float>::infinity());
+        std::fill(lo, lo + kTokenBlock, -std::numeric_limits<float>::infinity());
+        for (int64_t g = span * kSpanGroups; g < end_group; ++g) {
+          const uint8_t* group = weight.data + g * group_bytes;
+          float group_hi[kTokenBlock], group_lo[kTokenBlock];
+          switch (mt) {
+            case 1: tile_vnni_q8_two_slices<1>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
+            case 2: tile_vnni_q8_two_slices<2>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
+            case 3: tile_vnni_q8_two_slices<3>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
+            default: tile_vnni_q8_two_slices<4>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
+          }
+          // A NaN stays: NaN > x is false, so a NaN bound replaces a finite one but never
+          // the reverse. It only needs to reach the token's span once.
+          for (int t = 0; t < mt; ++t) {
+            if (!(group_hi[t] <= hi[t])) hi[t] = group_hi[t];
+            if (!(group_lo[t] <= lo[t])) lo[t] = group_lo[t];
+          }
         }
         for (int t = 0; t < mt; ++t) {
-          upper[(t0 + t) * num_groups + g] = hi[t];
-          lower[(t0 + t) * num_groups + g] = lo[t];
+          upper[(t0 + t) * num_spans + span] = hi[t];
+          lower[(t0 + t) * num_spans + span] = lo[t];
         }
       }
     }
   });
 
-  // Second pass: exact products for the groups whose upper bound reaches the token's largest
+  // Second pass: exact products for the spans whose upper bound reaches the token's largest
   // lower bound, -inf elsewhere. A token with a non-finite bound (a NaN or an infinity in
-  // its activations or products) gets every group exactly.
+  // its activations or products) gets every span exactly.
   std::vector<float> least_maxima(static_cast<size_t>(num_tokens));
+  std::vector<uint8_t> exact_all(static_cast<size_t>(num_tokens), 0);
   for (int64_t t = 0; t < num_tokens; ++t) {
-    const float* row = lower + t * num_groups;
-    least_maxima[t] = *std::max_element(row, row + num_groups);
+    float best = -std::numeric_limits<float>::infinity();
+    for (int64_t span = 0; span < num_spans; ++span) {
+      const float hi = upper[t * num_spans + span], lo = lower[t * num_spans + span];
+      if (!std::isfinite(hi) || !std::isfinite(lo)) exact_all[t] = 1;
+      best = std::max(best, lo);
+    }
+    least_maxima[t] = best;
   }
   const TileFn exact_tile = vnni_tiles<GGMLType::Q8_0>()[0];
-  parallel_for(num_groups, [&](int64_t first, int64_t end) {
-    for (int64_t g = first; g < end; ++g) {
-      const uint8_t* group = weight.data + g * group_bytes;
+  parallel_for(num_spans, [&](int64_t first_span, int64_t end_span) {
+    for (int64_t span = first_span; span < end_span; ++span) {
+      const int64_t first_group = span * kSpanGroups;
+      const int64_t end_group = std::min(num_groups, first_group + kSpanGroups);
       for (int64_t t = 0; t < num_tokens; ++t) {
-        const float least_maximum = least_maxima[t], bound = upper[t * num_groups + g];
-        float* out = y + t * rows + g * kGroupRows;
-        if (std::isfinite(least_maximum) && std::isfinite(bound) && bound < least_maximum) {
-          std::fill(out, out + kGroupRows, -std::numeric_limits<float>::infinity());
-        } else {
-          exact_tile(xs + t * num_slices, num_slices, group, num_slices, out, rows);
+        float* out = y + t * rows;
+        if (exact_all[t] == 0 && upper[t * num_spans + span] < least_maxima[t]) {
+          std::fill(out + first_group * kGroupRows, out + end_group * kGroupRows,
+                    -std::numeric_limits<float>::infinity());
+          continue;
+        }
+        for (int64_t g = first_group; g < end_group; ++g) {
+          exact_tile(xs + t * num_slices, num_slices, weight.data + g * group_bytes, num_slices,
+                     out + g * kGroupRows, rows);
         }
       }
     }
