@@ -966,8 +966,8 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
 
   // First pass, per token and span of kSpanGroups groups: the largest upper bound of the
   // span's outputs, and the largest lower bound, which the token's maximum is at least.
-  // Spans rather than groups keep these small (512 KB for 64 tokens of a 262,144-row
-  // matrix, where per group they took 8 MB, beyond the memory budget's margin); a span that
+  // Spans rather than groups keep these small: 512 KB for 64 tokens of a 262,144-row
+  // matrix, where per group they took 8 MB, beyond the memory budget's margin. A span that
   // may hold the maximum costs 16 exact groups instead of one or two.
   const int64_t num_spans = (num_groups + kSpanGroups - 1) / kSpanGroups;
   std::vector<float> upper(static_cast<size_t>(num_tokens * num_spans));  // [num_tokens, num_spans]
@@ -990,11 +990,10 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
             case 3: tile_vnni_q8_two_slices<3>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
             default: tile_vnni_q8_two_slices<4>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
           }
-          // A NaN stays: NaN > x is false, so a NaN bound replaces a finite one but never
-          // the reverse. It only needs to reach the token's span once.
+          // A NaN bound is kept, so that the second pass computes the token exactly.
           for (int t = 0; t < mt; ++t) {
-            if (!(group_hi[t] <= hi[t])) hi[t] = group_hi[t];
-            if (!(group_lo[t] <= lo[t])) lo[t] = group_lo[t];
+            if (!std::isnan(hi[t]) && !(group_hi[t] <= hi[t])) hi[t] = group_hi[t];
+            if (!std::isnan(lo[t]) && !(group_lo[t] <= lo[t])) lo[t] = group_lo[t];
           }
         }
         for (int t = 0; t < mt; ++t) {
