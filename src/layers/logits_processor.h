@@ -12,9 +12,9 @@ namespace vllm {
 class LogitsProcessor {
  public:
   // Computes logits [indices.size(), vocab_size] from hidden [num_tokens, hidden_size].
-  // Where max_only[i] is set, row i needs only its largest logits (greedy sampling): a logit
-  // that may be the row's maximum is exact, any other exact or -inf (Linear::forward_max).
-  // With an empty max_only, every row is computed in full.
+  // max_only[i] set: row i needs only its largest logits (greedy sampling). When every row
+  // is so, a logit that may be its row's maximum is exact and any other exact or -inf
+  // (Linear::forward_max); otherwise, and with an empty max_only, every logit is exact.
   void forward(std::span<const float> hidden, int64_t hidden_size,
                std::span<const int32_t> indices,  // [num_logits] rows of `hidden`
                const Linear& lm_head, std::span<float> logits,
@@ -22,8 +22,6 @@ class LogitsProcessor {
 
  private:
   std::vector<float> selected_;  // [num_logits, hidden_size], reused between steps
-  std::vector<float> max_rows_;  // [rows with max_only, hidden_size], then their logits
-  std::vector<float> max_logits_;
 };
 
 }  // namespace vllm

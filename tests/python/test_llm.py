@@ -147,17 +147,21 @@ def test_logprobs_order_like_vllm(llm):
 
 
 def test_greedy_same_with_and_without_logprobs(llm):
-    # Without logprobs, a greedy row's LM head computes only the logits that may be the
-    # largest; with them, every logit. Both kinds share each batch here, so that the rows of
-    # one LM head call take both paths.
+    # Without logprobs, the LM head of a step whose rows are all greedy computes only the
+    # logits that may be the largest; with them, every logit. A batch of both kinds takes
+    # the full path.
     prompts = ["The capital of France is", "def fibonacci(n):", "1, 2, 3, 5, 8,", "Once upon"]
     plain = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True)
     scored = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True, logprobs=0)
-    outputs = llm.generate(prompts + prompts, [plain] * 4 + [scored] * 4, use_tqdm=False)
-    for fast, full in zip(outputs[:4], outputs[4:]):
-        assert fast.outputs[0].logprobs is None
-        assert full.outputs[0].logprobs is not None
-        assert fast.outputs[0].token_ids == full.outputs[0].token_ids
+    fast = llm.generate(prompts, plain, use_tqdm=False)
+    full = llm.generate(prompts, scored, use_tqdm=False)
+    mixed = llm.generate(prompts + prompts, [plain] * 4 + [scored] * 4, use_tqdm=False)
+    for i in range(4):
+        assert fast[i].outputs[0].logprobs is None
+        assert full[i].outputs[0].logprobs is not None
+        assert fast[i].outputs[0].token_ids == full[i].outputs[0].token_ids
+        assert mixed[i].outputs[0].token_ids == full[i].outputs[0].token_ids
+        assert mixed[i + 4].outputs[0].token_ids == full[i].outputs[0].token_ids
 
 
 def test_default_params_max_16(llm):

@@ -258,9 +258,9 @@ TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
 TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
   for (const int64_t cols : {int64_t{96}, int64_t{576}}) {
     std::mt19937 rng(41);
-    const int64_t rows = 2048, num_tokens = 7;
+    const int64_t rows = 2064, num_tokens = 7;  // 8 spans of 256 rows and a partial one
     Encoded encoded = random_blocks(GGMLType::Q8_0, static_cast<int>(rows * cols / 32), rng);
-    // Rows 1024 + r repeat rows r, 64 groups further on: every maximum is a tie.
+    // Rows 1032 + r repeat rows r: every maximum is a tie.
     const size_t half = encoded.bytes.size() / 2;
     std::copy_n(encoded.bytes.begin(), half, encoded.bytes.begin() + static_cast<int64_t>(half));
     std::vector<uint8_t> packed(encoded.bytes.size());
@@ -300,11 +300,36 @@ TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
             }
           }
           const int64_t first = std::max_element(expected, expected + rows) - expected;
-          ASSERT_LT(first, 1024) << where;
-          EXPECT_EQ(actual[first + 1024], maximum) << where;
+          ASSERT_LT(first, rows / 2) << where;
+          EXPECT_EQ(actual[first + rows / 2], maximum) << where;
           if (isa == CpuIsa::kAvx512Vnni) EXPECT_GE(num_skipped, rows / 4) << where;
         }
       }
+    }
+  }
+}
+
+// A NaN weight scale makes one row NaN for every token. The full product's argmax picks it
+// (a NaN wins, as in torch.argmax), so linear_max must keep it NaN.
+TEST_F(RowGroupsTest, MaxKeepsNanRow) {
+  constexpr int64_t rows = 512, cols = 64, kNanRow = 300;
+  std::mt19937 rng(47);
+  Encoded encoded = random_blocks(GGMLType::Q8_0, static_cast<int>(rows * cols / 32), rng);
+  const uint16_t nan_half = 0x7E00;
+  std::memcpy(encoded.bytes.data() + kNanRow * (cols / 32) * 34, &nan_half, 2);
+  std::vector<uint8_t> packed(encoded.bytes.size());
+  const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, encoded.bytes.data()};
+  ops::pack_row_groups(row_layout, packed.data());
+  WeightMatrix weight = row_layout;
+  weight.data = packed.data();
+  weight.layout = WeightLayout::kRowGroups16;
+  const std::vector<float> x = testing::random_floats(2 * cols, rng, 1.0f);
+  for (CpuIsa isa : kAllIsas) {
+    cpu::set_isa(isa);
+    std::vector<float> largest(2 * rows);
+    ops::linear_max(x, 2, weight, largest);
+    for (int64_t t = 0; t < 2; ++t) {
+      EXPECT_TRUE(std::isnan(largest[t * rows + kNanRow])) << "token " << t << " on " << cpu::isa_name(isa);
     }
   }
 }

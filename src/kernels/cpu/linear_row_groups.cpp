@@ -814,16 +814,20 @@ const SlicedBlock* slice_tokens(const float* x, int64_t num_tokens, int64_t cols
 // |q3| <= 64, the dropped term is at most 32 * 255 * 64 / 16384 < 32 in size. Times d_w d_x,
 // summed over blocks: the two differ by at most 32 sum_b |d_w| d_x before rounding.
 //
-// Rounding: |A| < 526000 per block. Each pass rounds twice per block (the conversion of the
-// block's integer sum to float, the scale product), each time by at most 2^-24 * 526000 <
-// 0.0314 of |d_w| d_x, and once per block into the running total, by at most 0.0314 of
-// sum_b |d_w| d_x. With the bound's own fused multiply-add, the scale must exceed
-// 31.875 + 0.19 + 0.063 n for n blocks; 33 + n / 8 leaves a margin.
+// Rounding: |A| < 526000 per block. Per block, the two passes round at most five times
+// (conversions of integer sums to float, the block sum's multiply-add, the scale product),
+// each time by at most 2^-24 * 526000 < 0.0314 of |d_w| d_x, and each pass once into the
+// running total, by at most 0.0314 of sum_b |d_w| d_x. With the bound's own fused
+// multiply-add, the scale must exceed 31.875 + 0.19 + 0.063 n for n blocks; 33 + n / 8
+// leaves a margin. A scale product below float's normal range rounds by up to 2^-150
+// instead, 2^-131 after the sums; kMaxBoundSlack adds 2^-100 per block for it.
 float max_bound_scale(int64_t num_blocks) { return 33.0f + static_cast<float>(num_blocks) / 8.0f; }
+constexpr float kMaxBoundSlack = 0x1p-100f;
 
 // Q8_0 tile on two slices. For each token t of the tile, with V_l the sum over blocks of A d_w
-// d_x for row l of the group and S_l that of |d_w| d_x: upper[t] = max_l (V_l + k S_l) and
-// lower[t] = max_l (V_l - k S_l), k = bound_scale. A = (128 S1 + S2 - sum_all) / 128 in
+// d_x for row l of the group and S_l that of |d_w| d_x: upper[t] = 128 max_l (V_l + k S_l)
+// and lower[t] = 128 max_l (V_l - k S_l), k = bound_scale, both widened by kMaxBoundSlack per
+// block, or NaN where any row's value is NaN. A = (128 S1 + S2 - sum_all) / 128 in
 // integers, where S1 and S2 are the stored codes' sums with q1 and q2.
 template <int MT>
 VLLM_VNNI_TARGET void tile_vnni_q8_two_slices(const SlicedBlock* x, int64_t x_stride,
@@ -852,15 +856,26 @@ VLLM_VNNI_TARGET void tile_vnni_q8_two_slices(const SlicedBlock* x, int64_t x_st
       // |128 S1 + S2| < 2^31 for 8-bit codes and |q| <= 127, and the difference is exact.
       const __m512i scaled = _mm512_sub_epi32(
           _mm512_add_epi32(_mm512_slli_epi32(s1[t], 7), s2[t]), _mm512_set1_epi32(a.sum_all));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled),
-                               _mm512_mul_ps(dw, _mm512_set1_ps(a.d * (1.0f / 128.0f))), acc[t]);
-      scales[t] = _mm512_fmadd_ps(dw_size, _mm512_set1_ps(a.d), scales[t]);
+      // 128 A d_w d_x: the scale is the exact path's d_w d_x, rather than a smaller factor
+      // that could fall to a subnormal where the rounding analysis does not hold.
+      const __m512 dx = _mm512_set1_ps(a.d);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled), _mm512_mul_ps(dw, dx), acc[t]);
+      scales[t] = _mm512_fmadd_ps(dw_size, dx, scales[t]);
     }
   }
-  const __m512 k = _mm512_set1_ps(bound_scale);
+  // In units of 128, like acc. kMaxBoundSlack covers subnormal scale products, whose
+  // rounding is absolute rather than relative.
+  const __m512 k = _mm512_set1_ps(128.0f * bound_scale);
+  const __m512 slack = _mm512_set1_ps(static_cast<float>(num_blocks) * kMaxBoundSlack);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
   for (int t = 0; t < MT; ++t) {
-    upper[t] = _mm512_reduce_max_ps(_mm512_fmadd_ps(scales[t], k, acc[t]));
-    lower[t] = _mm512_reduce_max_ps(_mm512_fnmadd_ps(scales[t], k, acc[t]));
+    const __m512 hi = _mm512_add_ps(_mm512_fmadd_ps(scales[t], k, acc[t]), slack);
+    const __m512 lo = _mm512_sub_ps(_mm512_fnmadd_ps(scales[t], k, acc[t]), slack);
+    // The maximum instruction drops a NaN lane, which must reach the second pass.
+    const bool any_nan = (_mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q) |
+                          _mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q)) != 0;
+    upper[t] = any_nan ? nan : _mm512_reduce_max_ps(hi);
+    lower[t] = any_nan ? nan : _mm512_reduce_max_ps(lo);
   }
 }
 
