@@ -13,8 +13,8 @@ class LogitsProcessor {
  public:
   // Computes logits [indices.size(), vocab_size] from hidden [num_tokens, hidden_size].
   // max_only[i] set: row i needs only its largest logits (greedy sampling). When every row
-  // is so, a logit that may be its row's maximum is exact and any other exact or -inf
-  // (Linear::forward_max); otherwise, and with an empty max_only, every logit is exact.
+  // is so marked, a logit that may be its row's maximum is exact, and any other is exact or
+  // -inf (Linear::forward_max). Otherwise, and with an empty max_only, every logit is exact.
   void forward(std::span<const float> hidden, int64_t hidden_size,
                std::span<const int32_t> indices,  // [num_logits] rows of `hidden`
                const Linear& lm_head, std::span<float> logits,

@@ -148,8 +148,8 @@ def test_logprobs_order_like_vllm(llm):
 
 def test_greedy_same_with_and_without_logprobs(llm):
     # Without logprobs, the LM head of a step whose rows are all greedy computes only the
-    # logits that may be the largest; with them, every logit. A batch of both kinds takes
-    # the full path.
+    # logits that may be the largest. With logprobs it computes every logit, and so does a
+    # batch of both kinds.
     prompts = ["The capital of France is", "def fibonacci(n):", "1, 2, 3, 5, 8,", "Once upon"]
     plain = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True)
     scored = SamplingParams(temperature=0.0, max_tokens=24, ignore_eos=True, logprobs=0)

@@ -55,6 +55,18 @@ Packed make_packed(GGMLType type, int64_t rows, int64_t cols, std::mt19937& rng)
   return p;
 }
 
+// Packs Q8_0 rows given in the file layout into `packed` and returns the row-group matrix.
+WeightMatrix pack_q8_0(const std::vector<uint8_t>& file_rows, int64_t rows, int64_t cols,
+                       std::vector<uint8_t>& packed) {
+  packed.resize(file_rows.size());
+  const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, file_rows.data()};
+  ops::pack_row_groups(row_layout, packed.data());
+  WeightMatrix weight = row_layout;
+  weight.data = packed.data();
+  weight.layout = WeightLayout::kRowGroups16;
+  return weight;
+}
+
 TEST_F(RowGroupsTest, DequantizeAndEmbeddingGiveRowValues) {
   for (GGMLType type : kGroupTypes) {
     std::mt19937 rng(5);
@@ -263,12 +275,8 @@ TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
     // Rows 1032 + r repeat rows r: every maximum is a tie.
     const size_t half = encoded.bytes.size() / 2;
     std::copy_n(encoded.bytes.begin(), half, encoded.bytes.begin() + static_cast<int64_t>(half));
-    std::vector<uint8_t> packed(encoded.bytes.size());
-    const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, encoded.bytes.data()};
-    ops::pack_row_groups(row_layout, packed.data());
-    WeightMatrix weight = row_layout;
-    weight.data = packed.data();
-    weight.layout = WeightLayout::kRowGroups16;
+    std::vector<uint8_t> packed;
+    const WeightMatrix weight = pack_q8_0(encoded.bytes, rows, cols, packed);
 
     std::vector<float> x = testing::random_floats(static_cast<size_t>(num_tokens * cols), rng, 2.0f);
     x[3 * cols + 7] = std::numeric_limits<float>::quiet_NaN();  // token 3: every output NaN
@@ -317,12 +325,8 @@ TEST_F(RowGroupsTest, MaxKeepsNanRow) {
   Encoded encoded = random_blocks(GGMLType::Q8_0, static_cast<int>(rows * cols / 32), rng);
   const uint16_t nan_half = 0x7E00;
   std::memcpy(encoded.bytes.data() + kNanRow * (cols / 32) * 34, &nan_half, 2);
-  std::vector<uint8_t> packed(encoded.bytes.size());
-  const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, encoded.bytes.data()};
-  ops::pack_row_groups(row_layout, packed.data());
-  WeightMatrix weight = row_layout;
-  weight.data = packed.data();
-  weight.layout = WeightLayout::kRowGroups16;
+  std::vector<uint8_t> packed;
+  const WeightMatrix weight = pack_q8_0(encoded.bytes, rows, cols, packed);
   const std::vector<float> x = testing::random_floats(2 * cols, rng, 1.0f);
   for (CpuIsa isa : kAllIsas) {
     cpu::set_isa(isa);
@@ -334,10 +338,10 @@ TEST_F(RowGroupsTest, MaxKeepsNanRow) {
   }
 }
 
-// Two rows whose exact order the two-slice pass reverses: row A gains 2 x 63 / 16384 of the
-// activation scale d from activations that only the third slice represents, row B 65 / 16384 of it
-// from one whose second slice rounds up to 128 / 16384. Every other row is at most 0. The
-// maximum (row A) must survive the first pass, which ranks B above A.
+// Two rows whose exact order the two-slice pass reverses. Row A gains 2 x 63 / 16384 of the
+// activation scale d from activations that only the third slice represents. Row B gains
+// 65 / 16384 of it from one whose second slice rounds up to 128 / 16384. Every other row is
+// at most 0. The maximum (row A) must survive the first pass, which ranks B above A.
 TEST_F(RowGroupsTest, MaxSurvivesReorderedApproximation) {
   constexpr int64_t rows = 640, cols = 96, kRowA = 10, kRowB = 400;
   constexpr uint16_t kHalfScale = 0x2000;  // 2^-7 as float16
@@ -354,12 +358,8 @@ TEST_F(RowGroupsTest, MaxSurvivesReorderedApproximation) {
       if (b == 0 && r == kRowB) block[2 + 5] = block[2 + 6] = 0, block[2 + 7] = 1;
     }
   }
-  std::vector<uint8_t> packed(bytes.size());
-  const WeightMatrix row_layout{GGMLType::Q8_0, rows, cols, bytes.data()};
-  ops::pack_row_groups(row_layout, packed.data());
-  WeightMatrix weight = row_layout;
-  weight.data = packed.data();
-  weight.layout = WeightLayout::kRowGroups16;
+  std::vector<uint8_t> packed;
+  const WeightMatrix weight = pack_q8_0(bytes, rows, cols, packed);
 
   std::vector<float> x(cols, 0.0f);
   x[0] = 10.0f;
