@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <variant>
 
 #include <boost/asio/post.hpp>
@@ -39,21 +40,36 @@ json finish_reason_json(const CompletionOutput& completion) {
   return *completion.finish_reason;
 }
 
+// One position's logprobs in vLLM's order: the chosen (or prompt) token first, then the
+// others by rank, ties by token id. The map is ordered by token id.
+std::vector<std::pair<int32_t, const Logprob*>> in_vllm_order(
+    const std::map<int32_t, Logprob>& position, int32_t first_token) {
+  std::vector<std::pair<int32_t, const Logprob*>> ordered;
+  for (const auto& [id, logprob] : position) ordered.emplace_back(id, &logprob);
+  std::sort(ordered.begin(), ordered.end(), [first_token](const auto& a, const auto& b) {
+    return std::make_tuple(a.first != first_token, a.second->rank, a.first) <
+           std::make_tuple(b.first != first_token, b.second->rank, b.first);
+  });
+  return ordered;
+}
+
 // vLLM's prompt_logprobs field: null for the first prompt token, then
-// {"<token id>": {"logprob", "rank", "decoded_token"}} per token.
+// {"<token id>": {"logprob", "rank", "decoded_token"}} per token, the prompt token first.
 json prompt_logprobs_json(const RequestOutput& output) {
   if (!output.prompt_logprobs.has_value()) return nullptr;
   json entries = json::array();
-  for (const auto& position : *output.prompt_logprobs) {
+  for (size_t i = 0; i < output.prompt_logprobs->size(); ++i) {
+    const auto& position = (*output.prompt_logprobs)[i];
     if (!position.has_value()) {
       entries.push_back(nullptr);
       continue;
     }
+    const int32_t prompt_token = i < output.prompt_token_ids.size() ? output.prompt_token_ids[i] : -1;
     json entry = json::object();
-    for (const auto& [id, logprob] : *position) {
-      entry[std::to_string(id)] = json{{"logprob", finite_logprob(logprob.logprob)},
-                                       {"rank", logprob.rank},
-                                       {"decoded_token", logprob.decoded_token}};
+    for (const auto& [id, logprob] : in_vllm_order(*position, prompt_token)) {
+      entry[std::to_string(id)] = json{{"logprob", finite_logprob(logprob->logprob)},
+                                       {"rank", logprob->rank},
+                                       {"decoded_token", logprob->decoded_token}};
     }
     entries.push_back(std::move(entry));
   }
@@ -205,8 +221,8 @@ json GenerationJob::completion_logprobs(const RequestOutput& output,
       top_logprobs.push_back(nullptr);
     } else {
       json top = json::object();
-      for (const auto& [id, logprob] : *entry.logprobs) {
-        top[logprob.decoded_token] = finite_logprob(logprob.logprob);
+      for (const auto& [id, logprob] : in_vllm_order(*entry.logprobs, entry.token_id)) {
+        top[logprob->decoded_token] = finite_logprob(logprob->logprob);
       }
       top_logprobs.push_back(std::move(top));
     }

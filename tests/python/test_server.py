@@ -582,6 +582,25 @@ def test_prompt_logprobs_completions(server):
     assert all(1 <= len(entry) <= 2 for entry in prompt_logprobs[1:])
     assert all(value["logprob"] <= 0.0 for entry in prompt_logprobs[1:]
                for value in entry.values())
+    # As in vLLM: the prompt token first, then the top tokens by rank.
+    status, tokenized = server.post_json("/tokenize", {"prompt": PROMPT})
+    assert status == 200, tokenized
+    for token_id, entry in zip(tokenized["tokens"][1:], prompt_logprobs[1:]):
+        assert list(entry)[0] == str(token_id)
+
+
+def test_completion_top_logprobs_order(server):
+    # vLLM lists the sampled token first, then the top tokens by rank. At temperature 1.5 the
+    # draw often falls outside the top 3, where an order by token id would put it elsewhere.
+    status, body = server.post_json("/v1/completions", {
+        "prompt": PROMPT, "max_tokens": 16, "temperature": 1.5, "seed": 3, "logprobs": 3,
+        "ignore_eos": True})
+    assert status == 200, body
+    logprobs = body["choices"][0]["logprobs"]
+    for token, top in zip(logprobs["tokens"], logprobs["top_logprobs"]):
+        assert list(top)[0] == token
+        rest = list(top.values())[1:]
+        assert rest == sorted(rest, reverse=True)
 
 
 def test_prompt_logprobs_chat(server):
