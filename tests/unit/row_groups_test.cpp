@@ -265,8 +265,8 @@ TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
 }
 
 // linear_max gives every output that may be its token's maximum the bits of linear(), both
-// copies of a row repeated in another group among them, and the exact value or -inf to the
-// rest. On AVX-512 VNNI at least a quarter of the outputs of random data get -inf.
+// copies of a repeated row among them. Every other output gets its exact value or -inf. On
+// AVX-512 VNNI at least a quarter of the outputs of random data get -inf.
 TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
   for (const int64_t cols : {int64_t{96}, int64_t{576}}) {
     std::mt19937 rng(41);

@@ -965,7 +965,6 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
   });
 }
 
-
 void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatrix& weight,
                            float* y) {
   const int64_t rows = weight.rows, cols = weight.cols;
@@ -978,9 +977,14 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
   const int64_t group_bytes = kGroupRows * num_slices * GroupFormat<GGMLType::Q8_0>::kFileBytes;
   const float bound_scale = max_bound_scale(num_slices);
   const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
+  using BoundTileFn = void (*)(const SlicedBlock*, int64_t, const uint8_t*, int64_t, float,
+                               float*, float*);
+  static const BoundTileFn bound_tiles[kTokenBlock] = {
+      &tile_vnni_q8_two_slices<1>, &tile_vnni_q8_two_slices<2>, &tile_vnni_q8_two_slices<3>,
+      &tile_vnni_q8_two_slices<4>};
 
   // First pass, per token and span of kSpanGroups groups: the largest upper bound of the
-  // span's outputs, and the largest lower bound, which the token's maximum is at least.
+  // span's outputs, and the largest lower bound, a value the token's maximum reaches.
   // Spans rather than groups keep these small: 512 KB for 64 tokens of a 262,144-row
   // matrix, where per group they took 8 MB, beyond the memory budget's margin. A span that
   // may hold the maximum costs 16 exact groups instead of one or two.
@@ -999,12 +1003,7 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
         for (int64_t g = span * kSpanGroups; g < end_group; ++g) {
           const uint8_t* group = weight.data + g * group_bytes;
           float group_hi[kTokenBlock], group_lo[kTokenBlock];
-          switch (mt) {
-            case 1: tile_vnni_q8_two_slices<1>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
-            case 2: tile_vnni_q8_two_slices<2>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
-            case 3: tile_vnni_q8_two_slices<3>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
-            default: tile_vnni_q8_two_slices<4>(xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo); break;
-          }
+          bound_tiles[mt - 1](xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo);
           // A NaN bound is kept, so that the second pass computes the token exactly.
           for (int t = 0; t < mt; ++t) {
             if (!std::isnan(hi[t]) && !(group_hi[t] <= hi[t])) hi[t] = group_hi[t];
@@ -1022,8 +1021,8 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
   // Second pass: exact products for the spans whose upper bound reaches the token's largest
   // lower bound, -inf elsewhere. A token with a non-finite bound (a NaN or an infinity in
   // its activations or products) gets every span exactly.
-  std::vector<float> least_maxima(static_cast<size_t>(num_tokens));
-  std::vector<uint8_t> exact_all(static_cast<size_t>(num_tokens), 0);
+  std::vector<float> least_maxima(static_cast<size_t>(num_tokens));    // [num_tokens]
+  std::vector<uint8_t> exact_all(static_cast<size_t>(num_tokens), 0);  // [num_tokens]
   for (int64_t t = 0; t < num_tokens; ++t) {
     float best = -std::numeric_limits<float>::infinity();
     for (int64_t span = 0; span < num_spans; ++span) {

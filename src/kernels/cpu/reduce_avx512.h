@@ -1,4 +1,6 @@
-// Reductions of 16 vectors at once, for kernels that need one total per vector.
+// Reductions of 16 vectors at once, for kernels that need one total per vector. An op's
+// operator() combines two vectors lane by lane; all_lanes(v), where defined, puts the op
+// over v's 16 lanes in every lane.
 #pragma once
 
 #include <immintrin.h>
@@ -12,7 +14,6 @@ struct AddFloatOp {
     return _mm512_add_ps(a, b);
   }
 };
-// all_lanes(v): the op over v's 16 lanes, in every lane.
 struct MaxFloatOp {
   VLLM_REDUCE_AVX512_TARGET __m512 operator()(__m512 a, __m512 b) const {
     return _mm512_max_ps(a, b);
