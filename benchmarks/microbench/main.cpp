@@ -1,5 +1,6 @@
 // Prints the hardware limits of this machine's cores as one JSON object:
-// streaming-read bandwidth and peak throughput of fp32 FMA, bf16 dot and int8 VNNI.
+// streaming-read bandwidth and peak throughput of fp32 FMA, bf16 dot, int8 VNNI and int8
+// AMX tiles.
 //
 // Usage: hardware_limits [--threads N] [--read-mib MIB] [--repetitions N] [--seconds S]
 //   --threads      pinned threads, one per CPU (default: the CPUs this process may use)
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
               bandwidth.best_gbs, bandwidth.median_gbs, bandwidth.min_cpu_share);
 
   for (auto type : {microbench::ComputeType::kFp32Fma, microbench::ComputeType::kBf16Dot,
-                    microbench::ComputeType::kInt8Vnni}) {
+                    microbench::ComputeType::kInt8Vnni, microbench::ComputeType::kInt8Amx}) {
     const auto peak = microbench::measure_peak_compute(type, num_threads, num_repetitions, seconds);
     const std::string name = microbench::compute_type_name(type);
     if (!peak) {

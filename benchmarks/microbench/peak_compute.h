@@ -10,6 +10,7 @@ enum class ComputeType {
   kFp32Fma,   // vfmadd231ps: 2 flops per fp32 lane
   kBf16Dot,   // vdpbf16ps: 2 bf16 products summed into each fp32 lane, 4 flops per lane
   kInt8Vnni,  // vpdpbusd: 4 u8 x s8 products summed into each int32 lane, 8 ops per lane
+  kInt8Amx,   // tdpbsud on full tiles: 16 x 16 int32 sums of 64 s8 x u8 products each
 };
 
 std::string compute_type_name(ComputeType type);

@@ -292,7 +292,9 @@ std::vector<PromptInput> parse_prompts(const json& body) {
   return prompts;
 }
 
-// Joins the text parts of a message's content list, as vLLM does for text-only models.
+// Joins the text parts of a message's content list, as vLLM does for text-only models. A
+// message without content, or with null content (an assistant turn that only called tools),
+// renders as the empty string, as in vLLM.
 json parse_message(const json& message, size_t index) {
   if (!message.is_object()) {
     throw bad_request(fmt::format("messages[{}] must be an object.", index), "messages");
@@ -302,7 +304,11 @@ json parse_message(const json& message, size_t index) {
   }
   json parsed = message;
   const auto content = message.find("content");
-  if (content == message.end() || content->is_null() || content->is_string()) return parsed;
+  if (content == message.end() || content->is_null()) {
+    parsed["content"] = "";
+    return parsed;
+  }
+  if (content->is_string()) return parsed;
   if (!content->is_array()) {
     throw bad_request(
         fmt::format("messages[{}].content must be a string or a list of parts.", index),

@@ -673,6 +673,23 @@ def test_chat_template_fields(server):
     assert without.usage.prompt_tokens < with_prompt
 
 
+def test_chat_null_content_renders_empty(server):
+    # vLLM renders a message whose content is null or absent as "", which the model's own
+    # template can concatenate; the template's error used to reach the client as a 400.
+    template = "{% for m in messages %}[{{ m['content'] + '|' }}]{% endfor %}"
+    messages = [{"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": None},
+                {"role": "assistant"}]
+    status, body = server.post_json("/v1/chat/completions", {
+        "messages": messages, "max_tokens": 1, "chat_template": template})
+    assert status == 200, body
+    expected = num_prompt_tokens(server, {"prompt": "[Hi|][|][|]", "add_special_tokens": False})
+    assert body["usage"]["prompt_tokens"] == expected
+    status, body = server.post_json("/v1/chat/completions", {
+        "messages": MESSAGES + [{"role": "assistant", "content": None}], "max_tokens": 1})
+    assert status == 200, body
+
+
 def test_request_id_and_user(server):
     completion = complete(server, max_tokens=2, user="someone",
                           extra_body={"request_id": "my-id-1"})

@@ -18,7 +18,8 @@
 namespace vllm::testing {
 
 inline constexpr cpu::CpuIsa kAllIsas[] = {cpu::CpuIsa::kScalar, cpu::CpuIsa::kAvx2,
-                                           cpu::CpuIsa::kAvx512, cpu::CpuIsa::kAvx512Vnni};
+                                           cpu::CpuIsa::kAvx512, cpu::CpuIsa::kAvx512Vnni,
+                                           cpu::CpuIsa::kAvx512Amx};
 
 // Restores the best ISA, the thread count and the activation-quantization switch after each
 // test; activation quantization starts off.

@@ -463,7 +463,7 @@ void paged_attention(const float* query, int64_t num_tokens, int64_t num_heads,
   const float soft_cap = options.logits_soft_cap;
   const CpuIsa isa = active_isa();
   const WeightedSumFn weighted_sum = weighted_sum_for(isa);
-  const bool avx512 = isa == CpuIsa::kAvx512 || isa == CpuIsa::kAvx512Vnni;
+  const bool avx512 = isa >= CpuIsa::kAvx512;
 
   // Each sequence's new tokens in tiles of up to tile_tokens. Every row's arithmetic is the
   // same in any tile, so the tiling changes only the speed.

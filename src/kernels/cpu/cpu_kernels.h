@@ -13,11 +13,13 @@ namespace vllm::cpu {
 // Instruction sets with a kernel path, in increasing order. Each path is deterministic on its
 // own; the paths may differ from each other in the last bits of a float dot product.
 // kAvx512Vnni is AVX-512F plus VNNI, VL and BW: the float kernels are those of kAvx512, the
-// int8-activation kernels use vpdpbusd.
-enum class CpuIsa { kScalar, kAvx2, kAvx512, kAvx512Vnni };
+// int8-activation kernels use vpdpbusd. kAvx512Amx adds AMX-INT8 tiles for the row-group
+// products of 16 tokens at a time. Their integer sums are exact, so the outputs keep the
+// bits of kAvx512Vnni.
+enum class CpuIsa { kScalar, kAvx2, kAvx512, kAvx512Vnni, kAvx512Amx };
 
-// The best path this CPU supports: AVX-512 with VNNI, AVX-512F, AVX2 with FMA and F16C, or
-// scalar.
+// The best path this CPU supports: AVX-512 with VNNI and AMX (where the kernel grants the
+// process the tile state), AVX-512 with VNNI, AVX-512F, AVX2 with FMA and F16C, or scalar.
 CpuIsa best_isa();
 // best_isa(), unless set_isa chose another.
 CpuIsa active_isa();

@@ -56,7 +56,7 @@ __attribute__((target("avx512f"))) double sum_squares_avx512(const float* row, i
 void rms_norm(const float* x, int64_t num_tokens, int64_t hidden_size, const float* weight,
               double eps, float* out) {
   const CpuIsa isa = active_isa();
-  const bool avx512 = isa == CpuIsa::kAvx512 || isa == CpuIsa::kAvx512Vnni;
+  const bool avx512 = isa >= CpuIsa::kAvx512;
   parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
     for (int64_t t = first_token; t < end_token; ++t) {
       const float* row = x + t * hidden_size;

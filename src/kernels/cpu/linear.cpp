@@ -282,6 +282,7 @@ const TileFn kAvx512Tiles[4][4] = VLLM_TILE_TABLE(tile_avx512);
 
 const TileFn (*tile_table(CpuIsa isa))[4] {
   switch (isa) {
+    case CpuIsa::kAvx512Amx:
     case CpuIsa::kAvx512Vnni:
     case CpuIsa::kAvx512: return kAvx512Tiles;
     case CpuIsa::kAvx2: return kAvx2Tiles;

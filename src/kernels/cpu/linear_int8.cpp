@@ -323,6 +323,7 @@ const TileTable& tile_table(CpuIsa isa) {
   static const TileTable avx2 = VLLM_TILE_TABLE(tile_avx2, T);
   static const TileTable vnni = VLLM_TILE_TABLE(tile_vnni, T);
   switch (isa) {
+    case CpuIsa::kAvx512Amx:
     case CpuIsa::kAvx512Vnni: return vnni;
     case CpuIsa::kAvx512:
     case CpuIsa::kAvx2: return avx2;

@@ -1,5 +1,6 @@
 // Linear layer on Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K weights stored in row groups, with activations
-// split into three int8 slices. Only the AVX-512 VNNI path packs weights this way.
+// split into three int8 slices. Only the AVX-512 VNNI path packs weights this way. On AMX,
+// tiles of 16 tokens take their integer sums from tdpbsud (see the AMX tile below).
 //
 // Row-group layout: 16 consecutive rows form a group, stored as the group's file blocks in
 // increasing k (Q4_K's layout is at GroupFormat<Q4_K>). One group block of the 32-element
@@ -566,8 +567,9 @@ VLLM_VNNI_TARGET inline void dpbusd_broadcast(__m512i& acc, __m512i w, const int
 // Returns 16384 S1 + S23 of 4- or 5-bit codes stored with offset kOffset, from the sums s1,
 // s2 and s3 of the stored codes with q1, q2 and q3. Every partial sum fits in int32: codes
 // below 32 give |16384 s1| <= 16384 * 32 * 31 * 127 < 2^31 - 2^26.
-template <int32_t kOffset>
-VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const SlicedBlock& a,
+// `a` is the token's SlicedBlock, or an AmxTokenScalars with the same fields.
+template <int32_t kOffset, typename Scalars>
+VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const Scalars& a,
                                                                          __m512i s1, __m512i s2,
                                                                          __m512i s3) {
   __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(s1, 14), _mm512_slli_epi32(s2, 7));
@@ -578,9 +580,9 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const 
 
 // acc += the token's block of products with 16 rows, from its integer sums with the slices:
 // s1 with q1, s2 with q2, s3 with q3, the row scales dw and, for Q4_1, the minimums mw.
-template <GGMLType T>
+template <GGMLType T, typename Scalars>
 VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_block_products(
-    const SlicedBlock& a, __m512i s1, __m512i s2, __m512i s3, __m512 dw, __m512 mw,
+    const Scalars& a, __m512i s1, __m512i s2, __m512i s3, __m512 dw, __m512 mw,
     __m512& acc) {
   if constexpr (T == GGMLType::Q8_0) {
     __m512i s23 = _mm512_add_epi32(_mm512_slli_epi32(s2, 7), s3);
@@ -653,25 +655,46 @@ VLLM_VNNI_TARGET void tile_vnni(const SlicedBlock* x, int64_t x_stride, const ui
   for (int t = 0; t < MT; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
 }
 
+// The scale d sc_s and minimum dmin m_s of sub-block `sub` for the 16 rows of a Q4_K group
+// block, from its d, dmin and 3 scale vectors, with the shifts of q4k_scale_min.
+VLLM_VNNI_TARGET __attribute__((always_inline)) inline void q4k_sub_block_scales(
+    const uint8_t* block, int sub, __m512* scale, __m512* min) {
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+  const __m512 dmin =
+      _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
+  const __m512i v0 = _mm512_loadu_si512(block + 64);
+  const __m512i v1 = _mm512_loadu_si512(block + 128);
+  const __m512i v2 = _mm512_loadu_si512(block + 192);
+  const __m512i low6 = _mm512_set1_epi32(63);
+  const __m512i low4 = _mm512_set1_epi32(0x0F);
+  const __m512i low2 = _mm512_set1_epi32(3);
+  __m512i scale_code, min_code;
+  if (sub < 4) {
+    scale_code = _mm512_and_si512(_mm512_srli_epi32(v0, 8 * sub), low6);
+    min_code = _mm512_and_si512(_mm512_srli_epi32(v1, 8 * sub), low6);
+  } else {
+    const int k = sub - 4;
+    scale_code = _mm512_or_si512(
+        _mm512_and_si512(_mm512_srli_epi32(v2, 8 * k), low4),
+        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v0, 8 * k + 6), low2), 4));
+    min_code = _mm512_or_si512(
+        _mm512_and_si512(_mm512_srli_epi32(v2, 8 * k + 4), low4),
+        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v1, 8 * k + 6), low2), 4));
+  }
+  *scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_code));
+  *min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_code));
+}
+
 // Q4_K on VNNI: the sub-blocks' scales and minimums are unpacked for 16 rows at once from
-// the 3 scale vectors, with the shifts of q4k_scale_min.
+// the 3 scale vectors (q4k_sub_block_scales).
 template <int MT>
 VLLM_VNNI_TARGET void tile_vnni_q4k(const SlicedBlock* x, int64_t x_stride, const uint8_t* group,
                                     int64_t num_blocks, float* y, int64_t y_stride) {
   __m512 acc[MT];
   for (int t = 0; t < MT; ++t) acc[t] = _mm512_setzero_ps();
-  const __m512i low6 = _mm512_set1_epi32(63);
-  const __m512i low4 = _mm512_set1_epi32(0x0F);
-  const __m512i low2 = _mm512_set1_epi32(3);
   const __m512i nibble_mask = _mm512_set1_epi8(0x0F);
   for (int64_t b = 0; b < num_blocks; ++b) {
     const uint8_t* block = group + b * group_block_bytes<GGMLType::Q4_K>();
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-    const __m512 dmin =
-        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
-    const __m512i v0 = _mm512_loadu_si512(block + 64);
-    const __m512i v1 = _mm512_loadu_si512(block + 128);
-    const __m512i v2 = _mm512_loadu_si512(block + 192);
     for (int pair = 0; pair < 4; ++pair) {
       __m512i w[2][8];
       for (int i = 0; i < 8; ++i) {
@@ -682,21 +705,8 @@ VLLM_VNNI_TARGET void tile_vnni_q4k(const SlicedBlock* x, int64_t x_stride, cons
       }
       for (int half = 0; half < 2; ++half) {
         const int sub = 2 * pair + half;
-        __m512i scale_code, min_code;
-        if (sub < 4) {
-          scale_code = _mm512_and_si512(_mm512_srli_epi32(v0, 8 * sub), low6);
-          min_code = _mm512_and_si512(_mm512_srli_epi32(v1, 8 * sub), low6);
-        } else {
-          const int k = sub - 4;
-          scale_code = _mm512_or_si512(
-              _mm512_and_si512(_mm512_srli_epi32(v2, 8 * k), low4),
-              _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v0, 8 * k + 6), low2), 4));
-          min_code = _mm512_or_si512(
-              _mm512_and_si512(_mm512_srli_epi32(v2, 8 * k + 4), low4),
-              _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(v1, 8 * k + 6), low2), 4));
-        }
-        const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_code));
-        const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_code));
+        __m512 scale, min;
+        q4k_sub_block_scales(block, sub, &scale, &min);
         for (int t = 0; t < MT; ++t) {
           const SlicedBlock& a = x[t * x_stride + 8 * b + sub];
           __m512i s1 = _mm512_setzero_si512();
@@ -732,6 +742,241 @@ const TileFn* vnni_tiles() {
   }
 }
 
+// --- AMX tile ----------------------------------------------------------------------------------
+//
+// 16 tokens on one group with AMX-INT8. Per block, the tokens' three slices are the A operands
+// (16 tokens x 32 signed bytes, read in place from the SlicedBlock rows), the group block's
+// codes are the B operand (8 rows of 16 lanes x 4 unsigned bytes: the vectors of load_codes in
+// their order), and tdpbsud gives each slice's integer sums for 16 tokens x 16 rows. They are
+// the sums of vpdpbusd, exactly, and add_block_products turns them into floats in the same
+// order, so a token's outputs keep the bits of the VNNI tiles.
+
+#define VLLM_AMX_TARGET                                                                       \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma,f16c,amx-tile,"      \
+                        "amx-int8")))
+
+constexpr int kAmxTokens = 16;  // tokens per AMX tile, one per row of the A operand
+
+// One block of the 16 tokens of a tile, copied once per token chunk: the three slices as
+// contiguous A operands, and the SlicedBlock fields the epilogues read, side by side. The
+// A operands then load as 512 contiguous bytes rather than 16 rows a SlicedBlock row
+// apart, and the fields reach the epilogue as broadcasts from one base address (read from
+// the tokens' own blocks, 16 row addresses did not fit in the general registers).
+struct alignas(64) AmxBlockScalars {
+  int8_t slices[3][kAmxTokens][kBlock];  // [slice, token, element]
+  float d[kAmxTokens];
+  float d_joined[kAmxTokens];
+  float sum[kAmxTokens];
+  int32_t sum1[kAmxTokens];
+  int32_t sum23[kAmxTokens];
+  int32_t sum_all[kAmxTokens];
+};
+
+// Token t's view of an AmxBlockScalars, with the field names of SlicedBlock.
+struct AmxTokenScalars {
+  const float& d;
+  const float& d_joined;
+  const float& sum;
+  const int32_t& sum1;
+  const int32_t& sum23;
+  const int32_t& sum_all;
+};
+
+inline AmxTokenScalars token_scalars(const AmxBlockScalars& s, int t) {
+  return {s.d[t], s.d_joined[t], s.sum[t], s.sum1[t], s.sum23[t], s.sum_all[t]};
+}
+
+// scalars[b] for the num_slices blocks of the 16 tokens at x, rows x_stride blocks apart.
+void gather_block_scalars(const SlicedBlock* x, int64_t x_stride, int64_t num_slices,
+                          AmxBlockScalars* scalars) {
+  for (int64_t b = 0; b < num_slices; ++b) {
+    AmxBlockScalars& s = scalars[b];
+    for (int t = 0; t < kAmxTokens; ++t) {
+      const SlicedBlock& a = x[t * x_stride + b];
+      std::memcpy(s.slices[0][t], a.q1, kBlock);
+      std::memcpy(s.slices[1][t], a.q2, kBlock);
+      std::memcpy(s.slices[2][t], a.q3, kBlock);
+      s.d[t] = a.d;
+      s.d_joined[t] = a.d_joined;
+      s.sum[t] = a.sum;
+      s.sum1[t] = a.sum1;
+      s.sum23[t] = a.sum23;
+      s.sum_all[t] = a.sum_all;
+    }
+  }
+}
+
+// Palette 1 as ldtilecfg reads it: bytes per row and rows of each tile register.
+struct alignas(64) AmxTileConfig {
+  uint8_t palette_id = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles 0-2 hold the sums with q1, q2 and q3 ([16 tokens, 16 rows] int32), tiles 3-5 the
+// slices ([16 tokens, 32] int8) and tile 6 the codes ([8, 16 rows x 4] uint8). The
+// configuration belongs to the calling thread until amx_end.
+VLLM_AMX_TARGET void amx_begin() {
+  AmxTileConfig config;
+  for (int i = 0; i < 3; ++i) {
+    config.colsb[i] = 64;
+    config.rows[i] = kAmxTokens;
+  }
+  for (int i = 3; i < 6; ++i) {
+    config.colsb[i] = kBlock;
+    config.rows[i] = kAmxTokens;
+  }
+  config.colsb[6] = 64;
+  config.rows[6] = kBlock / 4;
+  // Not _tile_loadconfig: GCC 12's version names only the first 8 bytes as its memory
+  // operand, so the compiler drops the stores of the tile shapes, and the first tile
+  // instruction faults (SIGILL).
+  asm volatile("ldtilecfg %0" : : "m"(config));
+}
+
+// Returns the tile state to its initial state, so that context switches stop saving it.
+VLLM_AMX_TARGET void amx_end() { _tile_release(); }
+
+// Sums of the codes in tile 6 with the three slices of one block of 16 tokens:
+// sums[s][t][l] for slice s, token t and row l.
+VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_block_sums(
+    const AmxBlockScalars& block, int32_t (*sums)[kAmxTokens][16]) {
+  _tile_loadd(3, block.slices[0], kBlock);
+  _tile_loadd(4, block.slices[1], kBlock);
+  _tile_loadd(5, block.slices[2], kBlock);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_dpbsud(0, 3, 6);
+  _tile_dpbsud(1, 4, 6);
+  _tile_dpbsud(2, 5, 6);
+  _tile_stored(0, sums[0], 64);
+  _tile_stored(1, sums[1], 64);
+  _tile_stored(2, sums[2], 64);
+}
+
+// Bytes of one AMX block's B operand: 8 rows of 16 lanes x 4 codes.
+constexpr int64_t kAmxCodeBytes = 8 * 64;
+
+// AMX blocks (32-element blocks, or Q4_K sub-blocks) in one group block of type T.
+template <GGMLType T>
+constexpr int64_t amx_blocks_per_group_block() {
+  return GroupFormat<T>::kElements / kBlock;
+}
+
+// Writes the B operands of a group's num_blocks group blocks to codes ([num_blocks x
+// amx_blocks_per_group_block, 8, 64] bytes). The 4- and 5-bit codes are unpacked once per
+// group and token chunk rather than once per tile: a tile load of codes that vector stores
+// have just written waits for the stores to reach the cache. Q8_0's stored codes are the
+// operand already and are not copied.
+template <GGMLType T>
+VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks, uint8_t* codes) {
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const uint8_t* block = group + b * group_block_bytes<T>();
+    if constexpr (T == GGMLType::Q4_K) {
+      const __m512i nibble_mask = _mm512_set1_epi8(0x0F);
+      for (int sub = 0; sub < 8; ++sub) {
+        uint8_t* out = codes + (8 * b + sub) * kAmxCodeBytes;
+        for (int i = 0; i < 8; ++i) {
+          const __m512i bytes = _mm512_loadu_si512(
+              block + GroupFormat<GGMLType::Q4_K>::kCodes + 64 * (8 * (sub / 2) + i));
+          const __m512i shifted = sub % 2 == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
+          _mm512_storeu_si512(out + 64 * i, _mm512_and_si512(shifted, nibble_mask));
+        }
+      }
+    } else {
+      __m512i w[8];
+      load_codes<T>(block, w);
+      for (int j = 0; j < 8; ++j) _mm512_storeu_si512(codes + b * kAmxCodeBytes + 64 * j, w[j]);
+    }
+  }
+}
+
+// The B operand of AMX block b: the unpacked codes, or Q8_0's stored ones.
+template <GGMLType T>
+const uint8_t* amx_codes(const uint8_t* group, const uint8_t* codes, int64_t b) {
+  if constexpr (T == GGMLType::Q8_0) return group + b * group_block_bytes<T>() + GroupFormat<T>::kCodes;
+  return codes + b * kAmxCodeBytes;
+}
+
+// tile_amx for one group: y[t, l] for 16 tokens, from the group's B operands (codes, see
+// unpack_group_codes).
+template <GGMLType T>
+VLLM_AMX_TARGET void tile_amx(const AmxBlockScalars* scalars, const uint8_t* group,
+                              const uint8_t* codes, int64_t num_blocks, float* y,
+                              int64_t y_stride) {
+  alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [block parity, slice, token, row]
+  // The tile unit's sums of block b + 1 run while the vector units turn block b's sums into
+  // floats: the epilogue reads the other half of `sums`, so nothing orders the two.
+  _tile_loadd(6, amx_codes<T>(group, codes, 0), 64);
+  amx_block_sums(scalars[0], sums[0]);
+  __m512 acc[kAmxTokens];
+#pragma GCC unroll 16
+  for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    if (b + 1 < num_blocks) {
+      _tile_loadd(6, amx_codes<T>(group, codes, b + 1), 64);
+      amx_block_sums(scalars[b + 1], sums[(b + 1) & 1]);
+    }
+    const uint8_t* block = group + b * group_block_bytes<T>();
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+    __m512 mw = _mm512_setzero_ps();
+    if constexpr (T == GGMLType::Q4_1) {
+      mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
+    }
+    int32_t(*block_sums)[kAmxTokens][16] = sums[b & 1];
+#pragma GCC unroll 16
+    for (int t = 0; t < kAmxTokens; ++t) {
+      add_block_products<T>(token_scalars(scalars[b], t), _mm512_load_si512(block_sums[0][t]),
+                            _mm512_load_si512(block_sums[1][t]),
+                            _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < kAmxTokens; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
+}
+
+// Q4_K on AMX: each 32-element sub-block is one AMX block, with the scales, minimums and
+// epilogue of tile_vnni_q4k.
+VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockScalars* scalars, const uint8_t* group,
+                                  const uint8_t* codes, int64_t num_blocks, float* y,
+                                  int64_t y_stride) {
+  alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [sub-block parity, slice, token, row]
+  const int64_t num_subs = 8 * num_blocks;
+  _tile_loadd(6, codes, 64);
+  amx_block_sums(scalars[0], sums[0]);
+  __m512 acc[kAmxTokens];
+#pragma GCC unroll 16
+  for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const uint8_t* block = group + b * group_block_bytes<GGMLType::Q4_K>();
+    for (int sub = 0; sub < 8; ++sub) {
+      const int64_t s = 8 * b + sub;  // AMX block
+      if (s + 1 < num_subs) {
+        _tile_loadd(6, codes + (s + 1) * kAmxCodeBytes, 64);
+        amx_block_sums(scalars[s + 1], sums[(s + 1) & 1]);
+      }
+      __m512 scale, min;
+      q4k_sub_block_scales(block, sub, &scale, &min);
+      int32_t(*sub_sums)[kAmxTokens][16] = sums[s & 1];
+#pragma GCC unroll 16
+      for (int t = 0; t < kAmxTokens; ++t) {
+        const AmxTokenScalars a = token_scalars(scalars[s], t);
+        acc[t] = _mm512_fmadd_ps(
+            _mm512_cvtepi32_ps(joined_sum<0>(a, _mm512_load_si512(sub_sums[0][t]),
+                                             _mm512_load_si512(sub_sums[1][t]),
+                                             _mm512_load_si512(sub_sums[2][t]))),
+            _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined)), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc[t]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < kAmxTokens; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
+}
+
 // Writes y[t, j] for rows j of groups [first_group, end_group) of `weight`, t < num_tokens,
 // from the sliced activations xs ([num_tokens, num_slices]).
 template <GGMLType T>
@@ -741,16 +986,47 @@ void multiply_groups(const SlicedBlock* xs, int64_t num_slices, int64_t num_toke
   const int64_t rows = weight.rows;
   const int64_t num_blocks = weight.cols / GroupFormat<T>::kElements;  // file blocks per row
   const int64_t group_bytes = kGroupRows * num_blocks * GroupFormat<T>::kFileBytes;
-  const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
+  const bool vnni = active_isa() >= CpuIsa::kAvx512Vnni;
+  const bool amx = active_isa() >= CpuIsa::kAvx512Amx && num_tokens >= kAmxTokens;
+  // The B operands of one group, unpacked (see unpack_group_codes). This function runs on
+  // the pool's workers, so the buffer is each worker's own.
+  static thread_local std::vector<uint8_t> codes;
+  // [kTokenChunk / kAmxTokens, num_slices]: the tiles' per-token values (gather_block_scalars).
+  static thread_local std::vector<AmxBlockScalars> scalars;
+  if (amx) {
+    codes.resize(static_cast<size_t>(num_blocks * amx_blocks_per_group_block<T>() * kAmxCodeBytes));
+    scalars.resize(static_cast<size_t>(kTokenChunk / kAmxTokens * num_slices));
+    amx_begin();
+  }
   const TileFn* tiles = vnni_tiles<T>();
   for (int64_t chunk = 0; chunk < num_tokens; chunk += kTokenChunk) {
     const int64_t chunk_end = std::min(num_tokens, chunk + kTokenChunk);
     for (int64_t g = first_group; g < end_group; ++g) {
       const uint8_t* group = weight.data + g * group_bytes;
-      for (int64_t t0 = chunk; t0 < chunk_end; t0 += kTokenBlock) {
-        const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, chunk_end - t0));
+      const bool amx_chunk = amx && chunk_end - chunk >= kAmxTokens;
+      if (amx_chunk && T != GGMLType::Q8_0) unpack_group_codes<T>(group, num_blocks, codes.data());
+      if (amx_chunk && g == first_group) {
+        for (int64_t t0 = chunk; t0 + kAmxTokens <= chunk_end; t0 += kAmxTokens) {
+          gather_block_scalars(xs + t0 * num_slices, num_slices, num_slices,
+                               scalars.data() + (t0 - chunk) / kAmxTokens * num_slices);
+        }
+      }
+      for (int64_t t0 = chunk; t0 < chunk_end;) {
         float* out = y + t0 * rows + g * kGroupRows;
         const SlicedBlock* xt = xs + t0 * num_slices;
+        if (amx_chunk && chunk_end - t0 >= kAmxTokens) {
+          const AmxBlockScalars* tile_scalars =
+              scalars.data() + (t0 - chunk) / kAmxTokens * num_slices;
+          if constexpr (T == GGMLType::Q4_K) {
+            tile_amx_q4k(tile_scalars, group, codes.data(), num_blocks, out, rows);
+          } else {
+            tile_amx<T>(tile_scalars, group, codes.data(), num_blocks, out, rows);
+          }
+          t0 += kAmxTokens;
+          continue;
+        }
+        const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, chunk_end - t0));
+        t0 += mt;
         if (vnni) {
           tiles[mt - 1](xt, num_slices, group, num_blocks, out, rows);
         } else if constexpr (T == GGMLType::Q4_K) {
@@ -761,6 +1037,7 @@ void multiply_groups(const SlicedBlock* xs, int64_t num_slices, int64_t num_toke
       }
     }
   }
+  if (amx) amx_end();
 }
 
 void multiply_groups_of_type(const SlicedBlock* xs, int64_t num_slices, int64_t num_tokens,
@@ -790,7 +1067,7 @@ const SlicedBlock* slice_tokens(const float* x, int64_t num_tokens, int64_t cols
     sliced.resize(static_cast<size_t>(num_tokens * num_slices));
   }
   SlicedBlock* xs = sliced.data();
-  const bool vnni = active_isa() == CpuIsa::kAvx512Vnni;
+  const bool vnni = active_isa() >= CpuIsa::kAvx512Vnni;
   parallel_for(num_tokens, [&](int64_t first_token, int64_t end_token) {
     for (int64_t t = first_token; t < end_token; ++t) {
       if (vnni) {
@@ -889,7 +1166,7 @@ bool row_groups_supported(GGMLType type) {
 // Decided by the CPU, not by set_isa: a path lowered after loading runs the row groups on
 // the scalar tile, with the same results.
 bool prefers_row_groups(const WeightMatrix& weight) {
-  return best_isa() == CpuIsa::kAvx512Vnni && !activation_quant_enabled() &&
+  return best_isa() >= CpuIsa::kAvx512Vnni && !activation_quant_enabled() &&
          row_groups_supported(weight.type) && weight.rows % kGroupRows == 0;
 }
 
@@ -968,7 +1245,7 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
 void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatrix& weight,
                            float* y) {
   const int64_t rows = weight.rows, cols = weight.cols;
-  if (weight.type != GGMLType::Q8_0 || active_isa() != CpuIsa::kAvx512Vnni) {
+  if (weight.type != GGMLType::Q8_0 || active_isa() < CpuIsa::kAvx512Vnni) {
     linear_row_groups(x, num_tokens, weight, nullptr, y);
     return;
   }
