@@ -276,7 +276,8 @@ TEST_F(RowGroupsTest, SharedInputEqualsSeparate) {
 TEST_F(RowGroupsTest, MaxKeepsLargestExact) {
   for (const int64_t cols : {int64_t{96}, int64_t{576}}) {
     std::mt19937 rng(41);
-    const int64_t rows = 2064, num_tokens = 7;  // 8 spans of 256 rows and a partial one
+    // 8 spans of 256 rows and a partial one; an AMX tile of 16 tokens, then 4 and 1.
+    const int64_t rows = 2064, num_tokens = 21;
     Encoded encoded = random_blocks(GGMLType::Q8_0, static_cast<int>(rows * cols / 32), rng);
     // Rows 1032 + r repeat rows r: every maximum is a tie.
     const size_t half = encoded.bytes.size() / 2;
@@ -333,12 +334,13 @@ TEST_F(RowGroupsTest, MaxKeepsNanRow) {
   std::memcpy(encoded.bytes.data() + kNanRow * (cols / 32) * 34, &nan_half, 2);
   std::vector<uint8_t> packed;
   const WeightMatrix weight = pack_q8_0(encoded.bytes, rows, cols, packed);
-  const std::vector<float> x = testing::random_floats(2 * cols, rng, 1.0f);
+  const int64_t num_tokens = 18;  // an AMX tile of 16 and a VNNI tile of 2
+  const std::vector<float> x = testing::random_floats(num_tokens * cols, rng, 1.0f);
   for (CpuIsa isa : kAllIsas) {
     cpu::set_isa(isa);
-    std::vector<float> largest(2 * rows);
-    ops::linear_max(x, 2, weight, largest);
-    for (int64_t t = 0; t < 2; ++t) {
+    std::vector<float> largest(num_tokens * rows);
+    ops::linear_max(x, num_tokens, weight, largest);
+    for (int64_t t = 0; t < num_tokens; ++t) {
       EXPECT_TRUE(std::isnan(largest[t * rows + kNanRow])) << "token " << t << " on " << cpu::isa_name(isa);
     }
   }
@@ -372,15 +374,24 @@ TEST_F(RowGroupsTest, MaxSurvivesReorderedApproximation) {
   const float d = 10.0f / 127.0f;
   x[5] = x[6] = 63.0f * d / 16384.0f;  // q1 = q2 = 0, q3 = 63
   x[7] = 65.0f * d / 16384.0f;         // q1 = 0, q2 = 1, q3 = -63
-  for (CpuIsa isa : kAllIsas) {
-    cpu::set_isa(isa);
-    std::vector<float> full(rows), largest(rows);
-    ops::linear(x, 1, weight, {}, full);
-    ops::linear_max(x, 1, weight, largest);
-    const int64_t first = std::max_element(full.begin(), full.end()) - full.begin();
-    ASSERT_EQ(first, kRowA) << cpu::isa_name(isa);
-    ASSERT_GT(full[kRowA], full[kRowB]) << cpu::isa_name(isa);
-    EXPECT_EQ(largest[kRowA], full[kRowA]) << cpu::isa_name(isa);
+  // The same token alone, and 17 times: an AMX tile of 16 and a VNNI tile of 1.
+  for (const int64_t num_tokens : {int64_t{1}, int64_t{17}}) {
+    std::vector<float> xs;
+    for (int64_t t = 0; t < num_tokens; ++t) xs.insert(xs.end(), x.begin(), x.end());
+    for (CpuIsa isa : kAllIsas) {
+      cpu::set_isa(isa);
+      std::vector<float> full(num_tokens * rows), largest(num_tokens * rows);
+      ops::linear(xs, num_tokens, weight, {}, full);
+      ops::linear_max(xs, num_tokens, weight, largest);
+      for (int64_t t = 0; t < num_tokens; ++t) {
+        const float* f = full.data() + t * rows;
+        const std::string where = fmt::format("token {} of {} on {}", t, num_tokens,
+                                              cpu::isa_name(isa));
+        ASSERT_EQ(std::max_element(f, f + rows) - f, kRowA) << where;
+        ASSERT_GT(f[kRowA], f[kRowB]) << where;
+        EXPECT_EQ(largest[t * rows + kRowA], f[kRowA]) << where;
+      }
+    }
   }
 }
 

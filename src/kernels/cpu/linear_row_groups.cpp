@@ -762,7 +762,7 @@ constexpr int kAmxTokens = 16;  // tokens per AMX tile, one per row of the A ope
 // A operands then load as 512 contiguous bytes rather than 16 rows a SlicedBlock row
 // apart, and the fields reach the epilogue as broadcasts from one base address (read from
 // the tokens' own blocks, 16 row addresses did not fit in the general registers).
-struct alignas(64) AmxBlockScalars {
+struct alignas(64) AmxBlockOperands {
   int8_t slices[3][kAmxTokens][kBlock];  // [slice, token, element]
   float d[kAmxTokens];
   float d_joined[kAmxTokens];
@@ -772,7 +772,7 @@ struct alignas(64) AmxBlockScalars {
   int32_t sum_all[kAmxTokens];
 };
 
-// Token t's view of an AmxBlockScalars, with the field names of SlicedBlock.
+// Token t's view of an AmxBlockOperands, with the field names of SlicedBlock.
 struct AmxTokenScalars {
   const float& d;
   const float& d_joined;
@@ -782,28 +782,41 @@ struct AmxTokenScalars {
   const int32_t& sum_all;
 };
 
-inline AmxTokenScalars token_scalars(const AmxBlockScalars& s, int t) {
+inline AmxTokenScalars token_scalars(const AmxBlockOperands& s, int t) {
   return {s.d[t], s.d_joined[t], s.sum[t], s.sum1[t], s.sum23[t], s.sum_all[t]};
 }
 
-// scalars[b] for the num_slices blocks of the 16 tokens at x, rows x_stride blocks apart.
-void gather_block_scalars(const SlicedBlock* x, int64_t x_stride, int64_t num_slices,
-                          AmxBlockScalars* scalars) {
-  for (int64_t b = 0; b < num_slices; ++b) {
-    AmxBlockScalars& s = scalars[b];
-    for (int t = 0; t < kAmxTokens; ++t) {
-      const SlicedBlock& a = x[t * x_stride + b];
-      std::memcpy(s.slices[0][t], a.q1, kBlock);
-      std::memcpy(s.slices[1][t], a.q2, kBlock);
-      std::memcpy(s.slices[2][t], a.q3, kBlock);
-      s.d[t] = a.d;
-      s.d_joined[t] = a.d_joined;
-      s.sum[t] = a.sum;
-      s.sum1[t] = a.sum1;
-      s.sum23[t] = a.sum23;
-      s.sum_all[t] = a.sum_all;
-    }
+// The AMX operands of the first num_tokens / 16 tiles of xs ([num_tokens, num_slices]), copied
+// on the compute threads into a buffer of the calling thread, valid until its next call:
+// [num_tokens / 16, num_slices]. Null when the AMX tiles are off or no tile is full.
+const AmxBlockOperands* gather_amx_operands(const SlicedBlock* xs, int64_t num_tokens,
+                                           int64_t num_slices) {
+  const int64_t num_tiles = num_tokens / kAmxTokens;
+  if (active_isa() < CpuIsa::kAvx512Amx || num_tiles == 0) return nullptr;
+  static thread_local std::vector<AmxBlockOperands> operands;
+  if (operands.size() < static_cast<size_t>(num_tiles * num_slices)) {
+    operands.resize(static_cast<size_t>(num_tiles * num_slices));
   }
+  AmxBlockOperands* out = operands.data();
+  parallel_for(num_tiles * num_slices, [&](int64_t first, int64_t end) {
+    for (int64_t i = first; i < end; ++i) {
+      const int64_t tile = i / num_slices, b = i % num_slices;
+      AmxBlockOperands& s = out[i];
+      for (int t = 0; t < kAmxTokens; ++t) {
+        const SlicedBlock& a = xs[(tile * kAmxTokens + t) * num_slices + b];
+        std::memcpy(s.slices[0][t], a.q1, kBlock);
+        std::memcpy(s.slices[1][t], a.q2, kBlock);
+        std::memcpy(s.slices[2][t], a.q3, kBlock);
+        s.d[t] = a.d;
+        s.d_joined[t] = a.d_joined;
+        s.sum[t] = a.sum;
+        s.sum1[t] = a.sum1;
+        s.sum23[t] = a.sum23;
+        s.sum_all[t] = a.sum_all;
+      }
+    }
+  });
+  return out;
 }
 
 // Palette 1 as ldtilecfg reads it: bytes per row and rows of each tile register.
@@ -842,7 +855,7 @@ VLLM_AMX_TARGET void amx_end() { _tile_release(); }
 // Sums of the codes in tile 6 with the three slices of one block of 16 tokens:
 // sums[s][t][l] for slice s, token t and row l.
 VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_block_sums(
-    const AmxBlockScalars& block, int32_t (*sums)[kAmxTokens][16]) {
+    const AmxBlockOperands& block, int32_t (*sums)[kAmxTokens][16]) {
   _tile_loadd(3, block.slices[0], kBlock);
   _tile_loadd(4, block.slices[1], kBlock);
   _tile_loadd(5, block.slices[2], kBlock);
@@ -904,21 +917,21 @@ const uint8_t* amx_codes(const uint8_t* group, const uint8_t* codes, int64_t b) 
 // tile_amx for one group: y[t, l] for 16 tokens, from the group's B operands (codes, see
 // unpack_group_codes).
 template <GGMLType T>
-VLLM_AMX_TARGET void tile_amx(const AmxBlockScalars* scalars, const uint8_t* group,
+VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* group,
                               const uint8_t* codes, int64_t num_blocks, float* y,
                               int64_t y_stride) {
   alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [block parity, slice, token, row]
   // The tile unit's sums of block b + 1 run while the vector units turn block b's sums into
   // floats: the epilogue reads the other half of `sums`, so nothing orders the two.
   _tile_loadd(6, amx_codes<T>(group, codes, 0), 64);
-  amx_block_sums(scalars[0], sums[0]);
+  amx_block_sums(operands[0], sums[0]);
   __m512 acc[kAmxTokens];
 #pragma GCC unroll 16
   for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
     if (b + 1 < num_blocks) {
       _tile_loadd(6, amx_codes<T>(group, codes, b + 1), 64);
-      amx_block_sums(scalars[b + 1], sums[(b + 1) & 1]);
+      amx_block_sums(operands[b + 1], sums[(b + 1) & 1]);
     }
     const uint8_t* block = group + b * group_block_bytes<T>();
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
@@ -929,7 +942,7 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockScalars* scalars, const uint8_t* gro
     int32_t(*block_sums)[kAmxTokens][16] = sums[b & 1];
 #pragma GCC unroll 16
     for (int t = 0; t < kAmxTokens; ++t) {
-      add_block_products<T>(token_scalars(scalars[b], t), _mm512_load_si512(block_sums[0][t]),
+      add_block_products<T>(token_scalars(operands[b], t), _mm512_load_si512(block_sums[0][t]),
                             _mm512_load_si512(block_sums[1][t]),
                             _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
     }
@@ -940,13 +953,13 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockScalars* scalars, const uint8_t* gro
 
 // Q4_K on AMX: each 32-element sub-block is one AMX block, with the scales, minimums and
 // epilogue of tile_vnni_q4k.
-VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockScalars* scalars, const uint8_t* group,
+VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockOperands* operands, const uint8_t* group,
                                   const uint8_t* codes, int64_t num_blocks, float* y,
                                   int64_t y_stride) {
   alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [sub-block parity, slice, token, row]
   const int64_t num_subs = 8 * num_blocks;
   _tile_loadd(6, codes, 64);
-  amx_block_sums(scalars[0], sums[0]);
+  amx_block_sums(operands[0], sums[0]);
   __m512 acc[kAmxTokens];
 #pragma GCC unroll 16
   for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
@@ -956,14 +969,14 @@ VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockScalars* scalars, const uint8_t*
       const int64_t s = 8 * b + sub;  // AMX block
       if (s + 1 < num_subs) {
         _tile_loadd(6, codes + (s + 1) * kAmxCodeBytes, 64);
-        amx_block_sums(scalars[s + 1], sums[(s + 1) & 1]);
+        amx_block_sums(operands[s + 1], sums[(s + 1) & 1]);
       }
       __m512 scale, min;
       q4k_sub_block_scales(block, sub, &scale, &min);
       int32_t(*sub_sums)[kAmxTokens][16] = sums[s & 1];
 #pragma GCC unroll 16
       for (int t = 0; t < kAmxTokens; ++t) {
-        const AmxTokenScalars a = token_scalars(scalars[s], t);
+        const AmxTokenScalars a = token_scalars(operands[s], t);
         acc[t] = _mm512_fmadd_ps(
             _mm512_cvtepi32_ps(joined_sum<0>(a, _mm512_load_si512(sub_sums[0][t]),
                                              _mm512_load_si512(sub_sums[1][t]),
@@ -977,50 +990,49 @@ VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockScalars* scalars, const uint8_t*
   for (int t = 0; t < kAmxTokens; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
 }
 
+// Tokens per chunk on the AMX path, whose unpacked codes serve every tile of the chunk:
+// 16 tiles rather than 4 of kTokenChunk. The chunk's operands (120 bytes per token and
+// block) stay within L2.
+constexpr int64_t kAmxTokenChunk = 256;
+
 // Writes y[t, j] for rows j of groups [first_group, end_group) of `weight`, t < num_tokens,
-// from the sliced activations xs ([num_tokens, num_slices]).
+// from the sliced activations xs ([num_tokens, num_slices]). amx_operands, when not null,
+// holds the first num_tokens / 16 tiles' AMX operands ([num_tokens / 16, num_slices], see
+// gather_amx_operands) and selects the AMX tiles for them.
 template <GGMLType T>
-void multiply_groups(const SlicedBlock* xs, int64_t num_slices, int64_t num_tokens,
-                     const WeightMatrix& weight, int64_t first_group, int64_t end_group,
-                     float* y) {
+void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands,
+                     int64_t num_slices, int64_t num_tokens, const WeightMatrix& weight,
+                     int64_t first_group, int64_t end_group, float* y) {
   const int64_t rows = weight.rows;
   const int64_t num_blocks = weight.cols / GroupFormat<T>::kElements;  // file blocks per row
   const int64_t group_bytes = kGroupRows * num_blocks * GroupFormat<T>::kFileBytes;
   const bool vnni = active_isa() >= CpuIsa::kAvx512Vnni;
-  const bool amx = active_isa() >= CpuIsa::kAvx512Amx && num_tokens >= kAmxTokens;
+  const bool amx = amx_operands != nullptr;
+  const int64_t amx_tokens = num_tokens / kAmxTokens * kAmxTokens;  // tokens in AMX tiles
   // The B operands of one group, unpacked (see unpack_group_codes). This function runs on
   // the pool's workers, so the buffer is each worker's own.
   static thread_local std::vector<uint8_t> codes;
-  // [kTokenChunk / kAmxTokens, num_slices]: the tiles' per-token values (gather_block_scalars).
-  static thread_local std::vector<AmxBlockScalars> scalars;
   if (amx) {
     codes.resize(static_cast<size_t>(num_blocks * amx_blocks_per_group_block<T>() * kAmxCodeBytes));
-    scalars.resize(static_cast<size_t>(kTokenChunk / kAmxTokens * num_slices));
     amx_begin();
   }
+  const int64_t chunk_tokens = amx ? kAmxTokenChunk : kTokenChunk;
   const TileFn* tiles = vnni_tiles<T>();
-  for (int64_t chunk = 0; chunk < num_tokens; chunk += kTokenChunk) {
-    const int64_t chunk_end = std::min(num_tokens, chunk + kTokenChunk);
+  for (int64_t chunk = 0; chunk < num_tokens; chunk += chunk_tokens) {
+    const int64_t chunk_end = std::min(num_tokens, chunk + chunk_tokens);
+    const bool amx_chunk = amx && chunk < amx_tokens;
     for (int64_t g = first_group; g < end_group; ++g) {
       const uint8_t* group = weight.data + g * group_bytes;
-      const bool amx_chunk = amx && chunk_end - chunk >= kAmxTokens;
       if (amx_chunk && T != GGMLType::Q8_0) unpack_group_codes<T>(group, num_blocks, codes.data());
-      if (amx_chunk && g == first_group) {
-        for (int64_t t0 = chunk; t0 + kAmxTokens <= chunk_end; t0 += kAmxTokens) {
-          gather_block_scalars(xs + t0 * num_slices, num_slices, num_slices,
-                               scalars.data() + (t0 - chunk) / kAmxTokens * num_slices);
-        }
-      }
       for (int64_t t0 = chunk; t0 < chunk_end;) {
         float* out = y + t0 * rows + g * kGroupRows;
         const SlicedBlock* xt = xs + t0 * num_slices;
-        if (amx_chunk && chunk_end - t0 >= kAmxTokens) {
-          const AmxBlockScalars* tile_scalars =
-              scalars.data() + (t0 - chunk) / kAmxTokens * num_slices;
+        if (amx_chunk && t0 < amx_tokens) {
+          const AmxBlockOperands* operands = amx_operands + t0 / kAmxTokens * num_slices;
           if constexpr (T == GGMLType::Q4_K) {
-            tile_amx_q4k(tile_scalars, group, codes.data(), num_blocks, out, rows);
+            tile_amx_q4k(operands, group, codes.data(), num_blocks, out, rows);
           } else {
-            tile_amx<T>(tile_scalars, group, codes.data(), num_blocks, out, rows);
+            tile_amx<T>(operands, group, codes.data(), num_blocks, out, rows);
           }
           t0 += kAmxTokens;
           continue;
@@ -1040,11 +1052,11 @@ void multiply_groups(const SlicedBlock* xs, int64_t num_slices, int64_t num_toke
   if (amx) amx_end();
 }
 
-void multiply_groups_of_type(const SlicedBlock* xs, int64_t num_slices, int64_t num_tokens,
-                             const WeightMatrix& weight, int64_t first_group,
-                             int64_t end_group, float* y) {
+void multiply_groups_of_type(const SlicedBlock* xs, const AmxBlockOperands* amx_operands,
+                             int64_t num_slices, int64_t num_tokens, const WeightMatrix& weight,
+                             int64_t first_group, int64_t end_group, float* y) {
   const auto run = [&](auto multiply) {
-    multiply(xs, num_slices, num_tokens, weight, first_group, end_group, y);
+    multiply(xs, amx_operands, num_slices, num_tokens, weight, first_group, end_group, y);
   };
   switch (weight.type) {
     case GGMLType::Q4_0: return run(multiply_groups<GGMLType::Q4_0>);
@@ -1101,6 +1113,25 @@ const SlicedBlock* slice_tokens(const float* x, int64_t num_tokens, int64_t cols
 float max_bound_scale(int64_t num_blocks) { return 33.0f + static_cast<float>(num_blocks) / 8.0f; }
 constexpr float kMaxBoundSlack = 0x1p-100f;
 
+// A token's bounds over a group's 16 rows, from the two-slice totals acc (128 A d_w d_x summed
+// over blocks) and scales (|d_w| d_x summed), as tile_vnni_q8_two_slices states them.
+VLLM_VNNI_TARGET __attribute__((always_inline)) inline void bound_outputs(
+    __m512 acc, __m512 scales, int64_t num_blocks, float bound_scale, float* upper,
+    float* lower) {
+  // In units of 128, like acc. kMaxBoundSlack covers subnormal scale products, whose
+  // rounding is absolute rather than relative.
+  const __m512 k = _mm512_set1_ps(128.0f * bound_scale);
+  const __m512 slack = _mm512_set1_ps(static_cast<float>(num_blocks) * kMaxBoundSlack);
+  const __m512 hi = _mm512_add_ps(_mm512_fmadd_ps(scales, k, acc), slack);
+  const __m512 lo = _mm512_sub_ps(_mm512_fnmadd_ps(scales, k, acc), slack);
+  // The maximum instruction drops a NaN lane, which must reach the second pass.
+  const bool any_nan = (_mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q) |
+                        _mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q)) != 0;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  *upper = any_nan ? nan : _mm512_reduce_max_ps(hi);
+  *lower = any_nan ? nan : _mm512_reduce_max_ps(lo);
+}
+
 // Q8_0 tile on two slices. For each token t of the tile, with V_l the sum over blocks of A d_w
 // d_x for row l of the group and S_l that of |d_w| d_x: upper[t] = 128 max_l (V_l + k S_l)
 // and lower[t] = 128 max_l (V_l - k S_l), k = bound_scale, both widened by kMaxBoundSlack per
@@ -1140,19 +1171,60 @@ VLLM_VNNI_TARGET void tile_vnni_q8_two_slices(const SlicedBlock* x, int64_t x_st
       scales[t] = _mm512_fmadd_ps(dw_size, dx, scales[t]);
     }
   }
-  // In units of 128, like acc. kMaxBoundSlack covers subnormal scale products, whose
-  // rounding is absolute rather than relative.
-  const __m512 k = _mm512_set1_ps(128.0f * bound_scale);
-  const __m512 slack = _mm512_set1_ps(static_cast<float>(num_blocks) * kMaxBoundSlack);
-  const float nan = std::numeric_limits<float>::quiet_NaN();
   for (int t = 0; t < MT; ++t) {
-    const __m512 hi = _mm512_add_ps(_mm512_fmadd_ps(scales[t], k, acc[t]), slack);
-    const __m512 lo = _mm512_sub_ps(_mm512_fnmadd_ps(scales[t], k, acc[t]), slack);
-    // The maximum instruction drops a NaN lane, which must reach the second pass.
-    const bool any_nan = (_mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q) |
-                          _mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q)) != 0;
-    upper[t] = any_nan ? nan : _mm512_reduce_max_ps(hi);
-    lower[t] = any_nan ? nan : _mm512_reduce_max_ps(lo);
+    bound_outputs(acc[t], scales[t], num_blocks, bound_scale, &upper[t], &lower[t]);
+  }
+}
+
+// tile_vnni_q8_two_slices for the 16 tokens of an AMX tile: the same S1 and S2 from two
+// tdpbsud per block, and the same float steps in the same order, so the bounds have the
+// same bits. The scale sums stay in memory: with the 16 running totals they would need
+// every vector register.
+VLLM_AMX_TARGET void tile_amx_q8_two_slices(const AmxBlockOperands* operands,
+                                            const uint8_t* group, int64_t num_blocks,
+                                            float bound_scale, float* upper, float* lower) {
+  constexpr GGMLType T = GGMLType::Q8_0;
+  alignas(64) int32_t sums[2][2][kAmxTokens][16];  // [block parity, slice, token, row]
+  alignas(64) float scale_sums[kAmxTokens][16];    // [token, row]
+  const auto block_sums = [&](int64_t b) VLLM_AMX_TARGET {
+    _tile_loadd(6, amx_codes<T>(group, nullptr, b), 64);
+    _tile_loadd(3, operands[b].slices[0], kBlock);
+    _tile_loadd(4, operands[b].slices[1], kBlock);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_dpbsud(0, 3, 6);
+    _tile_dpbsud(1, 4, 6);
+    _tile_stored(0, sums[b & 1][0], 64);
+    _tile_stored(1, sums[b & 1][1], 64);
+  };
+  __m512 acc[kAmxTokens];
+#pragma GCC unroll 16
+  for (int t = 0; t < kAmxTokens; ++t) {
+    acc[t] = _mm512_setzero_ps();
+    _mm512_store_ps(scale_sums[t], _mm512_setzero_ps());
+  }
+  block_sums(0);
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    if (b + 1 < num_blocks) block_sums(b + 1);
+    const uint8_t* block = group + b * group_block_bytes<T>();
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+    const __m512 dw_size = _mm512_abs_ps(dw);
+    const AmxBlockOperands& a = operands[b];
+#pragma GCC unroll 16
+    for (int t = 0; t < kAmxTokens; ++t) {
+      const __m512i scaled = _mm512_sub_epi32(
+          _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(sums[b & 1][0][t]), 7),
+                           _mm512_load_si512(sums[b & 1][1][t])),
+          _mm512_set1_epi32(a.sum_all[t]));
+      const __m512 dx = _mm512_set1_ps(a.d[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled), _mm512_mul_ps(dw, dx), acc[t]);
+      _mm512_store_ps(scale_sums[t],
+                      _mm512_fmadd_ps(dw_size, dx, _mm512_load_ps(scale_sums[t])));
+    }
+  }
+  for (int t = 0; t < kAmxTokens; ++t) {
+    bound_outputs(acc[t], _mm512_load_ps(scale_sums[t]), num_blocks, bound_scale, &upper[t],
+                  &lower[t]);
   }
 }
 
@@ -1217,6 +1289,7 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
   }
 
   const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
+  const AmxBlockOperands* amx_operands = gather_amx_operands(xs, num_tokens, num_slices);
 
   // The products' groups in one sequence, split over the threads together.
   std::vector<int64_t> first_of(products.size() + 1, 0);  // [num_products + 1]
@@ -1229,8 +1302,8 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
       const int64_t end_group = std::min(end, first_of[i + 1]) - first_of[i];
       if (begin_group >= end_group) continue;
       const GroupedProduct& product = products[i];
-      multiply_groups_of_type(xs, num_slices, num_tokens, *product.weight, begin_group,
-                              end_group, product.y);
+      multiply_groups_of_type(xs, amx_operands, num_slices, num_tokens, *product.weight,
+                              begin_group, end_group, product.y);
       if (product.bias == nullptr) continue;
       const int64_t rows = product.weight->rows;
       for (int64_t t = 0; t < num_tokens; ++t) {
@@ -1268,19 +1341,30 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
   const int64_t num_spans = (num_groups + kSpanGroups - 1) / kSpanGroups;
   std::vector<float> upper(static_cast<size_t>(num_tokens * num_spans));  // [num_tokens, num_spans]
   std::vector<float> lower(upper.size());                                  // [num_tokens, num_spans]
+  const AmxBlockOperands* amx_operands = gather_amx_operands(xs, num_tokens, num_slices);
+  const int64_t amx_tokens = amx_operands == nullptr ? 0 : num_tokens / kAmxTokens * kAmxTokens;
   parallel_for(num_spans, [&](int64_t first_span, int64_t end_span) {
+    if (amx_tokens > 0) amx_begin();
     for (int64_t span = first_span; span < end_span; ++span) {
       const int64_t end_group = std::min(num_groups, (span + 1) * kSpanGroups);
-      for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenBlock) {
-        const int mt = static_cast<int>(std::min<int64_t>(kTokenBlock, num_tokens - t0));
+      for (int64_t t0 = 0; t0 < num_tokens;) {
+        const bool amx_tile = t0 < amx_tokens;
+        const int mt = amx_tile ? kAmxTokens
+                                : static_cast<int>(std::min<int64_t>(kTokenBlock, num_tokens - t0));
         const SlicedBlock* xt = xs + t0 * num_slices;
-        float hi[kTokenBlock], lo[kTokenBlock];
-        std::fill(hi, hi + kTokenBlock, -std::numeric_limits<float>::infinity());
-        std::fill(lo, lo + kTokenBlock, -std::numeric_limits<float>::infinity());
+        float hi[kAmxTokens], lo[kAmxTokens];
+        std::fill(hi, hi + kAmxTokens, -std::numeric_limits<float>::infinity());
+        std::fill(lo, lo + kAmxTokens, -std::numeric_limits<float>::infinity());
         for (int64_t g = span * kSpanGroups; g < end_group; ++g) {
           const uint8_t* group = weight.data + g * group_bytes;
-          float group_hi[kTokenBlock], group_lo[kTokenBlock];
-          bound_tiles[mt - 1](xt, num_slices, group, num_slices, bound_scale, group_hi, group_lo);
+          float group_hi[kAmxTokens], group_lo[kAmxTokens];
+          if (amx_tile) {
+            tile_amx_q8_two_slices(amx_operands + t0 / kAmxTokens * num_slices, group,
+                                   num_slices, bound_scale, group_hi, group_lo);
+          } else {
+            bound_tiles[mt - 1](xt, num_slices, group, num_slices, bound_scale, group_hi,
+                                group_lo);
+          }
           // A NaN bound is kept, so that the second pass computes the token exactly.
           for (int t = 0; t < mt; ++t) {
             if (!std::isnan(hi[t]) && !(group_hi[t] <= hi[t])) hi[t] = group_hi[t];
@@ -1291,8 +1375,10 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
           upper[(t0 + t) * num_spans + span] = hi[t];
           lower[(t0 + t) * num_spans + span] = lo[t];
         }
+        t0 += mt;
       }
     }
+    if (amx_tokens > 0) amx_end();
   });
 
   // Second pass: exact products for the spans whose upper bound reaches the token's largest
