@@ -87,11 +87,13 @@ def parse_args() -> argparse.Namespace:
                         help="llama-batched-bench -ub values to try; the best median counts "
                              "(default: %(default)s)")
     parser.add_argument("--engine-compute-type", default="auto",
-                        choices=["auto", "fp32_fma", "bf16_dot", "int8_vnni", "int8_vnni_3slice"],
+                        choices=["auto", "fp32_fma", "bf16_dot", "int8_vnni", "int8_vnni_3slice",
+                                 "int8_amx", "int8_amx_3slice"],
                         help="arithmetic this engine's matrix products use, whose peak the "
-                             "flops percentages divide by; int8_vnni_3slice is the int8 peak "
-                             "over 3, auto picks it for Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K models on a "
-                             "VNNI CPU and fp32_fma otherwise (default: %(default)s)")
+                             "flops percentages divide by; the _3slice types are the int8 peak "
+                             "over 3. auto picks int8_amx_3slice for Q4_0, Q4_1, Q5_0, Q8_0 and "
+                             "Q4_K models on an AMX CPU, int8_vnni_3slice on a VNNI CPU, and "
+                             "fp32_fma otherwise (default: %(default)s)")
     parser.add_argument("--engine-python", default=str(REPO / ".venv/bin/python"),
                         help="Python with the installed vllm package (default: %(default)s)")
     parser.add_argument("--hf-python", default="/tmp/refvenv/bin/python",
@@ -388,7 +390,8 @@ def machine_description() -> dict[str, Any]:
         for line in f:
             if line.startswith("MemTotal:"):
                 mem_kib = int(line.split()[1])
-    isa = [name for name in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+    isa = [name for name in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile",
+                             "amx_int8")
            if f" {name}" in flags]
     return {"cpu": cpu, "cpus": os.cpu_count(), "memory_gib": round(mem_kib / 2**20, 1),
             "isa": isa, "kernel": platform.release(),
@@ -422,6 +425,8 @@ def main() -> None:
     rows = build_rows(summaries, limits, args, accuracy)
     print_rows(rows, machine, limits, llama_version)
     if args.output_json:
+        # benchmarks/results/ is ignored by git, so a fresh checkout lacks it.
+        Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.output_json, "w", encoding="utf-8") as f:
             json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                        "command": " ".join(sys.argv), "machine": machine,

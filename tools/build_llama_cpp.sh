@@ -29,12 +29,15 @@ SRC_ROOT="$CACHE/src/llama_cpp_python-$VERSION"
 BUILD="$CACHE/build-$VERSION"
 mkdir -p "$CACHE/src"
 
+# Recorded in VERSION.txt; a build without it predates the patch below and is rebuilt.
+PATCH_NOTE="patch: ggml AMX tile shapes kept (compiler barrier before _tile_loadconfig)"
+
 all_built() {
     local target
     for target in "${TARGETS[@]}"; do
         [[ -x "$BUILD/bin/$target" || ( "$target" == llama-cli && -f "$BUILD/bin/.no-llama-cli" ) ]] || return 1
     done
-    [[ -f "$BUILD/VERSION.txt" ]]
+    [[ -f "$BUILD/VERSION.txt" ]] && grep -qF "$PATCH_NOTE" "$BUILD/VERSION.txt"
 }
 
 if all_built; then
@@ -64,6 +67,21 @@ if [[ ! -f "$LLAMA_SRC/CMakeLists.txt" ]]; then
     echo "error: $LLAMA_SRC/CMakeLists.txt not found; the source package layout changed," \
          "set LLAMA_CPP_PYTHON_VERSION to a version that vendors llama.cpp" >&2
     exit 1
+fi
+
+# 2b. ggml's AMX kernels set their tile shapes with _tile_loadconfig on a local struct. GCC
+# 12's version of that intrinsic names only the first 8 bytes of the struct as its operand,
+# so the compiler drops the stores of the shapes, and on a CPU with AMX the first tile load
+# dies with SIGILL (llama-bench, pp512, on the development VM's Xeon). A compiler barrier
+# before the call keeps the stores. Without it, llama.cpp would run here only with AMX
+# switched off, which is not its best.
+MMQ="$LLAMA_SRC/ggml/src/ggml-cpu/amx/mmq.cpp"
+if [[ -f "$MMQ" ]] && ! grep -q 'vllm-compare: keep the tile shapes' "$MMQ"; then
+    sed -i 's|^\([[:space:]]*\)_tile_loadconfig(&tc);|\1asm volatile("" ::: "memory");  // vllm-compare: keep the tile shapes\n\1_tile_loadconfig(\&tc);|' "$MMQ"
+    grep -q 'vllm-compare: keep the tile shapes' "$MMQ" || {
+        echo "error: could not patch $MMQ; its _tile_loadconfig call changed" >&2
+        exit 1
+    }
 fi
 
 # 3. Configure and build only the tools the comparison needs.
@@ -109,6 +127,7 @@ COMMIT="$(grep -o -m 1 'ggml-org/llama.cpp@[0-9a-f]*' "$SRC_ROOT/CHANGELOG.md" |
     echo "llama.cpp commit: $COMMIT (from the package CHANGELOG)"
     echo "compiler: $(${CXX:-c++} --version | head -n 1)"
     echo "flags: Release, GGML_NATIVE=ON, GGML_OPENMP=ON"
+    echo "$PATCH_NOTE"
 } > "$BUILD/VERSION.txt"
 
 echo "$BUILD/bin"

@@ -16,10 +16,13 @@ MEMORY_HEADROOM = 1.15
 
 # The arithmetic llama.cpp's CPU backend uses for a weight type on a CPU with AVX-512
 # BF16 and VNNI: quantized weights meet activations quantized to 8 bits in integer dot
-# products, BF16 weights use the BF16 dot instruction. Shown for context only.
+# products, BF16 weights use the BF16 dot instruction. On an AMX CPU its AMX buffer type
+# takes the types below. Shown for context only.
 LLAMA_COMPUTE_TYPE = {"F32": "fp32_fma", "F16": "fp32_fma", "BF16": "bf16_dot"}
-# Weight types whose matrices the engine multiplies with vpdpbusd on three int8 slices of the
-# activations (row groups) on a VNNI CPU; the others use float32 FMAs.
+LLAMA_AMX_TYPES = {"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS"}
+# Weight types whose matrices the engine multiplies on three int8 slices of the activations
+# (row groups): with AMX tiles on an AMX CPU, with vpdpbusd on a VNNI CPU. The others use
+# float32 FMAs.
 ENGINE_ROW_GROUP_TYPES = {"Q4_0", "Q4_1", "Q5_0", "Q8_0", "Q4_K"}
 
 
@@ -36,8 +39,8 @@ def _ratio(ours: Optional[float], theirs: Optional[float]) -> Optional[float]:
 
 
 def _peak(limits: dict[str, Any], compute_type: str) -> Optional[float]:
-    # Three vpdpbusd products per multiply-add of a float32 activation.
-    slices = 3 if compute_type == "int8_vnni_3slice" else 1
+    # Three int8 products per multiply-add of a float32 activation.
+    slices = 3 if compute_type.endswith("_3slice") else 1
     entry = limits.get(f"{compute_type.removesuffix('_3slice')}_gops")
     return entry["best"] * 1e9 / slices if entry else None
 
@@ -46,14 +49,23 @@ def engine_compute_type(model: dict[str, Any], limits: dict[str, Any],
                         args: argparse.Namespace) -> str:
     """Return the arithmetic whose peak divides the engine's flops percentages.
 
-    "auto" picks the three-slice int8 peak for a model whose main weight type runs in row
-    groups, else fp32. A mixed model such as Gemma 3 Q4_K_M is then measured against its
-    faster arithmetic."""
+    "auto" picks the three-slice int8 peak (AMX where measured, else VNNI) for a model whose
+    main weight type runs in row groups, else fp32. A mixed model such as Gemma 3 Q4_K_M is
+    then measured against its faster arithmetic."""
     if args.engine_compute_type != "auto":
         return args.engine_compute_type
-    if "int8_vnni_gops" in limits and model["main_weight_type"] in ENGINE_ROW_GROUP_TYPES:
-        return "int8_vnni_3slice"
+    if model["main_weight_type"] in ENGINE_ROW_GROUP_TYPES:
+        for name in ("int8_amx", "int8_vnni"):
+            if limits.get(f"{name}_gops"):
+                return f"{name}_3slice"
     return "fp32_fma"
+
+
+def llama_compute_type(model: dict[str, Any], limits: dict[str, Any]) -> str:
+    """Return the arithmetic llama.cpp uses for the model's main weight type."""
+    if model["main_weight_type"] in LLAMA_AMX_TYPES and limits.get("int8_amx_gops"):
+        return "int8_amx"
+    return LLAMA_COMPUTE_TYPE.get(model["main_weight_type"], "int8_vnni")
 
 
 def _missing_reason(model: dict[str, Any], engine_key: str) -> str:
@@ -120,7 +132,7 @@ def _model_rows(model: dict[str, Any], limits: dict[str, Any],
 
     engine_type = engine_compute_type(model, limits, args)
     engine_peak = _peak(limits, engine_type)
-    llama_type = LLAMA_COMPUTE_TYPE.get(model["main_weight_type"], "int8_vnni")
+    llama_type = llama_compute_type(model, limits)
     llama_peak = _peak(limits, llama_type)
 
     def compute_fraction(rate: Optional[float], flops_per_token: float,
@@ -189,7 +201,7 @@ def print_rows(rows: list[dict[str, Any]], machine: dict[str, Any], limits: dict
           f" at start, {' '.join(machine.get('loadavg_end', []))} at end")
     print("llama.cpp: " + llama_version.strip().replace("\n", "; "))
     peaks = ", ".join(f"{name} {limits[f'{name}_gops']['best']:.1f} G/s"
-                      for name in ("fp32_fma", "bf16_dot", "int8_vnni")
+                      for name in ("fp32_fma", "bf16_dot", "int8_vnni", "int8_amx")
                       if limits.get(f"{name}_gops"))
     shares = [entry["min_cpu_share"] for entry in limits.values()
               if isinstance(entry, dict) and "min_cpu_share" in entry]

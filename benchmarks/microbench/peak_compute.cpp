@@ -121,7 +121,11 @@ double int8_amx_loop(std::int64_t num_iterations) {
   _tile_loadd(5, operand, 64);
   _tile_loadd(6, operand, 64);
   _tile_loadd(7, operand, 64);
-  for (int t = 0; t < 4; ++t) _tile_zero(t);
+  // The tile intrinsics take the register number as a literal.
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
   // kNumChains instructions per iteration, as the other loops.
   for (std::int64_t i = 0; i < num_iterations * kNumChains / 4; ++i) {
     _tile_dpbsud(0, 4, 6);
