@@ -9,8 +9,10 @@
 
 #include <pybind11/stl.h>
 
+#include "core/errors.h"
 #include "models/model_config.h"
 #include "python/bindings.h"
+#include "tokenizer/chat_template/chat_messages.h"
 #include "tokenizer/chat_template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 #include "vllm/engine.h"
@@ -129,6 +131,21 @@ void bind_engine(py::module_& m) {
       py::arg("context_json"),
       "Render a Jinja2 chat template as HF transformers does; raises ValueError on a "
       "template error or raise_exception().");
+  m.def(
+      "parse_chat_messages",
+      [](const std::string& messages_json) {
+        const auto messages = nlohmann::ordered_json::parse(messages_json);
+        if (!messages.is_array()) throw InvalidArgument("messages must be a list of messages.");
+        auto parsed = nlohmann::ordered_json::array();
+        for (size_t i = 0; i < messages.size(); ++i) {
+          parsed.push_back(parse_chat_message(messages[i], i));
+        }
+        return parsed.dump();
+      },
+      py::arg("messages_json"),
+      "Bring OpenAI-style chat messages (JSON text) to the shape chat templates read, as "
+      "vLLM does: content parts joined into one string, null or absent content as \"\". "
+      "Raises ValueError on an invalid message.");
   m.def("resolve_model_path", &resolve_model_path, py::arg("model"),
         "Resolve a model reference (path or default short name) to a local path.");
 

@@ -8,7 +8,9 @@
 #include <boost/algorithm/string/trim.hpp>
 #include <fmt/format.h>
 
+#include "core/errors.h"
 #include "server/errors.h"
+#include "tokenizer/chat_template/chat_messages.h"
 
 namespace vllm::server {
 
@@ -292,49 +294,14 @@ std::vector<PromptInput> parse_prompts(const json& body) {
   return prompts;
 }
 
-// Joins the text parts of a message's content list, as vLLM does for text-only models. A
-// message without content, or with null content (an assistant turn that only called tools),
-// renders as the empty string, as in vLLM.
+// The message in the shape chat templates read (parse_chat_message), with its errors as 400
+// responses naming the messages field.
 json parse_message(const json& message, size_t index) {
-  if (!message.is_object()) {
-    throw bad_request(fmt::format("messages[{}] must be an object.", index), "messages");
+  try {
+    return parse_chat_message(message, index);
+  } catch (const InvalidArgument& error) {
+    throw bad_request(error.what(), "messages");
   }
-  if (!message.contains("role") || !message["role"].is_string()) {
-    throw bad_request(fmt::format("messages[{}].role must be a string.", index), "messages");
-  }
-  json parsed = message;
-  const auto content = message.find("content");
-  if (content == message.end() || content->is_null()) {
-    parsed["content"] = "";
-    return parsed;
-  }
-  if (content->is_string()) return parsed;
-  if (!content->is_array()) {
-    throw bad_request(
-        fmt::format("messages[{}].content must be a string or a list of parts.", index),
-        "messages");
-  }
-  std::string text;
-  bool first = true;
-  for (const json& part : *content) {
-    if (part.is_string()) {
-      text += (first ? "" : "\n") + part.get<std::string>();
-      first = false;
-      continue;
-    }
-    const std::string type = part.is_object() ? part.value("type", "") : "";
-    if (type != "text" || !part.contains("text") || !part["text"].is_string()) {
-      throw bad_request(
-          fmt::format("messages[{}].content has a part of type {}; only text parts are "
-                      "supported by this text-only model.",
-                      index, json(type).dump()),
-          "messages");
-    }
-    text += (first ? "" : "\n") + part["text"].get<std::string>();
-    first = false;
-  }
-  parsed["content"] = text;
-  return parsed;
 }
 
 // Returns whether a Content-Type header names JSON: empty (absent), application/json or

@@ -59,3 +59,25 @@ def test_chat_template_error_is_value_error(llm):
         llm.get_tokenizer().apply_chat_template(
             [{"role": "user", "content": "hi"}], chat_template="{{ raise_exception('bad') }}"
         )
+
+
+def test_chat_normalizes_message_content(llm):
+    # As vLLM's LLM.chat: a list of text parts renders as its texts joined by newlines, and
+    # null or absent content as "". The template concatenates, so a list or None reaching
+    # it would raise.
+    template = "{% for m in messages %}[{{ m['content'] + '|' }}]{% endfor %}"
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "Hi"}, "there"]},
+        {"role": "assistant", "content": None},
+        {"role": "assistant"},
+    ]
+    output = llm.chat(messages, chat_template=template, add_generation_prompt=False,
+                      use_tqdm=False)[0]
+    expected = llm.get_tokenizer().encode("[Hi\nthere|][|][|]", add_special_tokens=False)
+    assert output.prompt_token_ids == expected
+
+
+@pytest.mark.parametrize("part", [{"type": 5}, {"type": "image_url"}, {"type": "text"}, 7])
+def test_chat_rejects_invalid_content_part(llm, part):
+    with pytest.raises(ValueError, match=r"messages\[0\]\.content\[0\]"):
+        llm.chat([{"role": "user", "content": [part]}], use_tqdm=False)

@@ -690,6 +690,19 @@ def test_chat_null_content_renders_empty(server):
     assert status == 200, body
 
 
+@pytest.mark.parametrize("part, message", [
+    ({"type": 5}, "messages[0].content[0].type must be a string"),
+    ({"type": "text"}, "messages[0].content[0].text must be a string"),
+    ({"type": "image_url"}, "only text parts are supported"),
+])
+def test_chat_invalid_content_part_400(server, part, message):
+    status, body = server.post_json("/v1/chat/completions", {
+        "messages": [{"role": "user", "content": [part]}], "max_tokens": 1})
+    assert status == 400, body
+    assert message in body["error"]["message"]
+    assert body["error"]["param"] == "messages"
+
+
 def test_request_id_and_user(server):
     completion = complete(server, max_tokens=2, user="someone",
                           extra_body={"request_id": "my-id-1"})

@@ -1,6 +1,7 @@
 """The LLM class: vLLM's offline inference API on the C++ engine."""
 
 import itertools
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -226,14 +227,16 @@ class LLM:
         """Generate replies to one conversation or a list of conversations.
 
         Each conversation is rendered with the model's chat template (or `chat_template`)
-        and tokenized without adding special tokens, since the template writes them.
+        and tokenized without adding special tokens, since the template writes them. As in
+        vLLM, a message's content may be a string, a list of text parts (joined by newlines)
+        or None (rendered as an empty string).
         """
         conversations = messages if messages and isinstance(messages[0], list) else [messages]
         tokenizer = self.get_tokenizer()
         prompts = [
             {
                 "prompt_token_ids": tokenizer.apply_chat_template(
-                    conversation,
+                    json.loads(_C.parse_chat_messages(json.dumps(conversation))),
                     chat_template=chat_template,
                     add_generation_prompt=add_generation_prompt,
                     tokenize=True,
