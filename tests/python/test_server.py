@@ -703,6 +703,20 @@ def test_chat_invalid_content_part_400(server, part, message):
     assert body["error"]["param"] == "messages"
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("name", 5, "messages[0].name must be a string"),
+    ("tool_call_id", 5, "messages[0].tool_call_id must be a string"),
+    ("tool_calls", 5, "messages[0].tool_calls must be a list"),
+    ("tool_calls", [5], "messages[0].tool_calls[0] must be an object"),
+])
+def test_chat_invalid_message_field_400(server, field, value, message):
+    status, body = server.post_json("/v1/chat/completions", {
+        "messages": [{"role": "user", "content": "Hi", field: value}], "max_tokens": 1})
+    assert status == 400, body
+    assert message in body["error"]["message"]
+    assert body["error"]["param"] == "messages"
+
+
 def test_request_id_and_user(server):
     completion = complete(server, max_tokens=2, user="someone",
                           extra_body={"request_id": "my-id-1"})

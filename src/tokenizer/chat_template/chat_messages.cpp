@@ -49,6 +49,25 @@ json parse_chat_message(const json& message, size_t index) {
   if (!message.contains("role") || !message["role"].is_string()) {
     throw InvalidArgument(fmt::format("messages[{}].role must be a string.", index));
   }
+  // Fields that templates read as strings or lists; vLLM rejects other types too.
+  for (const char* field : {"name", "tool_call_id"}) {
+    const auto value = message.find(field);
+    if (value != message.end() && !value->is_null() && !value->is_string()) {
+      throw InvalidArgument(fmt::format("messages[{}].{} must be a string.", index, field));
+    }
+  }
+  const auto tool_calls = message.find("tool_calls");
+  if (tool_calls != message.end() && !tool_calls->is_null()) {
+    if (!tool_calls->is_array()) {
+      throw InvalidArgument(fmt::format("messages[{}].tool_calls must be a list.", index));
+    }
+    for (size_t i = 0; i < tool_calls->size(); ++i) {
+      if (!(*tool_calls)[i].is_object()) {
+        throw InvalidArgument(
+            fmt::format("messages[{}].tool_calls[{}] must be an object.", index, i));
+      }
+    }
+  }
   json parsed = message;
   const auto content = message.find("content");
   if (content == message.end() || content->is_null()) {

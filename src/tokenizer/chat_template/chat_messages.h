@@ -13,8 +13,8 @@ namespace vllm {
 // content becomes "" (an assistant turn that only called tools), and a list of parts
 // becomes the text of its parts (strings or {"type": "text", "text": ...}) joined by "\n".
 // Other fields pass through unchanged. Throws InvalidArgument naming messages[index] for a
-// message that is not an object, a role that is not a string, and a content part that is
-// not text.
+// message that is not an object, a role, name or tool_call_id that is not a string,
+// tool_calls that are not a list of objects, and a content part that is not text.
 nlohmann::ordered_json parse_chat_message(const nlohmann::ordered_json& message, size_t index);
 
 }  // namespace vllm
