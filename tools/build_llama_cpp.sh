@@ -71,10 +71,10 @@ fi
 
 # 2b. ggml's AMX kernels set their tile shapes with _tile_loadconfig on a local struct. GCC
 # 12's version of that intrinsic names only the first 8 bytes of the struct as its operand,
-# so the compiler drops the stores of the shapes, and on a CPU with AMX the first tile load
-# dies with SIGILL (llama-bench, pp512, on the development VM's Xeon). A compiler barrier
-# before the call keeps the stores. Without it, llama.cpp would run here only with AMX
-# switched off, which is not its best.
+# so the compiler drops the stores of the shapes. On a CPU with AMX the first tile load then
+# dies with SIGILL (llama-bench pp512 on an AMX Xeon). A compiler barrier before the call
+# keeps the stores. Without it, llama.cpp would run here only with AMX switched off, which
+# is not its best.
 MMQ="$LLAMA_SRC/ggml/src/ggml-cpu/amx/mmq.cpp"
 if [[ -f "$MMQ" ]] && ! grep -q 'vllm-compare: keep the tile shapes' "$MMQ"; then
     sed -i 's|^\([[:space:]]*\)_tile_loadconfig(&tc);|\1asm volatile("" ::: "memory");  // vllm-compare: keep the tile shapes\n\1_tile_loadconfig(\&tc);|' "$MMQ"

@@ -113,6 +113,7 @@ double int8_amx_loop(std::int64_t num_iterations) {
     config.colsb[t] = 64;
     config.rows[t] = 16;
   }
+
   // An asm operand naming the whole configuration: GCC 12's _tile_loadconfig names only
   // its first 8 bytes, and the compiler then drops the stores of the tile shapes.
   asm volatile("ldtilecfg %0" : : "m"(config));
@@ -121,18 +122,21 @@ double int8_amx_loop(std::int64_t num_iterations) {
   _tile_loadd(5, operand, 64);
   _tile_loadd(6, operand, 64);
   _tile_loadd(7, operand, 64);
+
   // The tile intrinsics take the register number as a literal.
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
-  // kNumChains instructions per iteration, as the other loops.
+
+  // num_iterations x kNumChains instructions in all, as in the other loops.
   for (std::int64_t i = 0; i < num_iterations * kNumChains / 4; ++i) {
     _tile_dpbsud(0, 4, 6);
     _tile_dpbsud(1, 4, 7);
     _tile_dpbsud(2, 5, 6);
     _tile_dpbsud(3, 5, 7);
   }
+
   alignas(64) std::int32_t sums[16 * 16];
   _tile_stored(0, sums, 64);
   _tile_release();

@@ -9,7 +9,6 @@
 
 #include <pybind11/stl.h>
 
-#include "core/errors.h"
 #include "models/model_config.h"
 #include "python/bindings.h"
 #include "tokenizer/chat_template/chat_messages.h"
@@ -134,13 +133,7 @@ void bind_engine(py::module_& m) {
   m.def(
       "parse_chat_messages",
       [](const std::string& messages_json) {
-        const auto messages = nlohmann::ordered_json::parse(messages_json);
-        if (!messages.is_array()) throw InvalidArgument("messages must be a list of messages.");
-        auto parsed = nlohmann::ordered_json::array();
-        for (size_t i = 0; i < messages.size(); ++i) {
-          parsed.push_back(parse_chat_message(messages[i], i));
-        }
-        return parsed.dump();
+        return parse_chat_messages(nlohmann::ordered_json::parse(messages_json)).dump();
       },
       py::arg("messages_json"),
       "Bring OpenAI-style chat messages (JSON text) to the shape chat templates read, as "

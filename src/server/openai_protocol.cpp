@@ -294,15 +294,6 @@ std::vector<PromptInput> parse_prompts(const json& body) {
   return prompts;
 }
 
-// The message in the shape chat templates read (parse_chat_message), with its errors as 400
-// responses naming the messages field.
-json parse_message(const json& message, size_t index) {
-  try {
-    return parse_chat_message(message, index);
-  } catch (const InvalidArgument& error) {
-    throw bad_request(error.what(), "messages");
-  }
-}
 
 // Returns whether a Content-Type header names JSON: empty (absent), application/json or
 // application/*+json, in any case and with any parameters (such as charset).
@@ -370,9 +361,10 @@ ChatRequest parse_chat_request(const json& body, const SamplingParams& defaults)
   if (messages == nullptr || !messages->is_array()) {
     throw bad_request("messages is required and must be a list of messages.", "messages");
   }
-  request.messages = json::array();
-  for (size_t i = 0; i < messages->size(); ++i) {
-    request.messages.push_back(parse_message((*messages)[i], i));
+  try {
+    request.messages = parse_chat_messages(*messages);
+  } catch (const InvalidArgument& error) {
+    throw bad_request(error.what(), "messages");
   }
   request.stream = parse_stream_options(body);
   parse_sampling_fields(body, request.params);

@@ -674,8 +674,8 @@ def test_chat_template_fields(server):
 
 
 def test_chat_null_content_renders_empty(server):
-    # vLLM renders a message whose content is null or absent as "", which the model's own
-    # template can concatenate; the template's error used to reach the client as a 400.
+    # As in vLLM, a message whose content is null or absent renders as "". The template
+    # concatenates content, so None reaching it would raise.
     template = "{% for m in messages %}[{{ m['content'] + '|' }}]{% endfor %}"
     messages = [{"role": "user", "content": "Hi"},
                 {"role": "assistant", "content": None},

@@ -685,6 +685,17 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline void q4k_sub_block_scales
   *min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_code));
 }
 
+// acc += a Q4_K sub-block's products with 16 rows, from the integer sums s1, s2 and s3 of
+// the token `a` (a SlicedBlock or an AmxTokenScalars) and the rows' scale and minimum.
+template <typename Scalars>
+VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_q4k_sub_block_products(
+    const Scalars& a, __m512i s1, __m512i s2, __m512i s3, __m512 scale, __m512 min,
+    __m512& acc) {
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined_sum<0>(a, s1, s2, s3)),
+                        _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined)), acc);
+  acc = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc);
+}
+
 // Q4_K on VNNI: the sub-blocks' scales and minimums are unpacked for 16 rows at once from
 // the 3 scale vectors (q4k_sub_block_scales).
 template <int MT>
@@ -717,9 +728,7 @@ VLLM_VNNI_TARGET void tile_vnni_q4k(const SlicedBlock* x, int64_t x_stride, cons
             dpbusd_broadcast(s2, w[half][i], a.q2 + 4 * i);
             dpbusd_broadcast(s3, w[half][i], a.q3 + 4 * i);
           }
-          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined_sum<0>(a, s1, s2, s3)),
-                                   _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined)), acc[t]);
-          acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc[t]);
+          add_q4k_sub_block_products(a, s1, s2, s3, scale, min, acc[t]);
         }
       }
     }
@@ -745,11 +754,11 @@ const TileFn* vnni_tiles() {
 // --- AMX tile ----------------------------------------------------------------------------------
 //
 // 16 tokens on one group with AMX-INT8. Per block, the tokens' three slices are the A operands
-// (16 tokens x 32 signed bytes, read in place from the SlicedBlock rows), the group block's
-// codes are the B operand (8 rows of 16 lanes x 4 unsigned bytes: the vectors of load_codes in
-// their order), and tdpbsud gives each slice's integer sums for 16 tokens x 16 rows. They are
-// the sums of vpdpbusd, exactly, and add_block_products turns them into floats in the same
-// order, so a token's outputs keep the bits of the VNNI tiles.
+// (16 tokens x 32 signed bytes, see AmxBlockOperands). The group block's codes are the B
+// operand: 8 rows of 16 lanes x 4 unsigned bytes, the vectors of load_codes in their order.
+// tdpbsud then gives each slice's integer sums for 16 tokens x 16 rows. These are exactly the
+// sums of vpdpbusd, and the VNNI tiles' epilogue turns them into floats in the same order, so
+// a token's outputs keep the bits of the VNNI tiles.
 
 #define VLLM_AMX_TARGET                                                                       \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma,f16c,amx-tile,"      \
@@ -757,11 +766,11 @@ const TileFn* vnni_tiles() {
 
 constexpr int kAmxTokens = 16;  // tokens per AMX tile, one per row of the A operand
 
-// One block of the 16 tokens of a tile, copied once per token chunk: the three slices as
+// One block of the 16 tokens of a tile, copied once per product call: the three slices as
 // contiguous A operands, and the SlicedBlock fields the epilogues read, side by side. The
-// A operands then load as 512 contiguous bytes rather than 16 rows a SlicedBlock row
-// apart, and the fields reach the epilogue as broadcasts from one base address (read from
-// the tokens' own blocks, 16 row addresses did not fit in the general registers).
+// A operands then load as 512 contiguous bytes rather than as 16 rows a SlicedBlock row
+// apart. The fields reach the epilogue as broadcasts from one base address, because 16
+// token addresses did not fit in the general registers.
 struct alignas(64) AmxBlockOperands {
   int8_t slices[3][kAmxTokens][kBlock];  // [slice, token, element]
   float d[kAmxTokens];
@@ -852,22 +861,27 @@ VLLM_AMX_TARGET void amx_begin() {
 // Returns the tile state to its initial state, so that context switches stop saving it.
 VLLM_AMX_TARGET void amx_end() { _tile_release(); }
 
-// Sums of the codes in tile 6 with the three slices of one block of 16 tokens:
-// sums[s][t][l] for slice s, token t and row l.
+// Loads the B operand at `codes` into tile 6 and writes its sums with the first kSlices
+// slices (2 or 3) of one block of 16 tokens: sums[s][t][l] for slice s, token t and row l.
+template <int kSlices>
 VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_block_sums(
-    const AmxBlockOperands& block, int32_t (*sums)[kAmxTokens][16]) {
+    const uint8_t* codes, const AmxBlockOperands& block, int32_t (*sums)[kAmxTokens][16]) {
+  static_assert(kSlices == 2 || kSlices == 3);
+  _tile_loadd(6, codes, 64);
   _tile_loadd(3, block.slices[0], kBlock);
   _tile_loadd(4, block.slices[1], kBlock);
-  _tile_loadd(5, block.slices[2], kBlock);
   _tile_zero(0);
   _tile_zero(1);
-  _tile_zero(2);
   _tile_dpbsud(0, 3, 6);
   _tile_dpbsud(1, 4, 6);
-  _tile_dpbsud(2, 5, 6);
+  if constexpr (kSlices == 3) {
+    _tile_loadd(5, block.slices[2], kBlock);
+    _tile_zero(2);
+    _tile_dpbsud(2, 5, 6);
+  }
   _tile_stored(0, sums[0], 64);
   _tile_stored(1, sums[1], 64);
-  _tile_stored(2, sums[2], 64);
+  if constexpr (kSlices == 3) _tile_stored(2, sums[2], 64);
 }
 
 // Bytes of one AMX block's B operand: 8 rows of 16 lanes x 4 codes.
@@ -907,82 +921,58 @@ VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks
   }
 }
 
-// The B operand of AMX block b: the unpacked codes, or Q8_0's stored ones.
+// The B operand of AMX block b (a Q4_K sub-block counts as one): the unpacked codes, or
+// Q8_0's stored ones.
 template <GGMLType T>
 const uint8_t* amx_codes(const uint8_t* group, const uint8_t* codes, int64_t b) {
   if constexpr (T == GGMLType::Q8_0) return group + b * group_block_bytes<T>() + GroupFormat<T>::kCodes;
   return codes + b * kAmxCodeBytes;
 }
 
-// tile_amx for one group: y[t, l] for 16 tokens, from the group's B operands (codes, see
-// unpack_group_codes).
+// Writes y[t, l] for the 16 tokens of one AMX tile and the 16 rows of one group, from the
+// group's B operands (codes, see unpack_group_codes). A Q4_K sub-block is one AMX block,
+// with the scales, minimums and epilogue of tile_vnni_q4k.
 template <GGMLType T>
 VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* group,
                               const uint8_t* codes, int64_t num_blocks, float* y,
                               int64_t y_stride) {
-  alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [block parity, slice, token, row]
-  // The tile unit's sums of block b + 1 run while the vector units turn block b's sums into
-  // floats: the epilogue reads the other half of `sums`, so nothing orders the two.
-  _tile_loadd(6, amx_codes<T>(group, codes, 0), 64);
-  amx_block_sums(operands[0], sums[0]);
-  __m512 acc[kAmxTokens];
+  constexpr int64_t kSubBlocks = amx_blocks_per_group_block<T>();
+  const int64_t num_amx_blocks = num_blocks * kSubBlocks;
+  alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [AMX block parity, slice, token, row]
+  // The tile unit's sums of AMX block s + 1 are issued before the vector units turn block s's
+  // sums into floats. The epilogue reads the other half of `sums`, so nothing orders the two.
+  amx_block_sums<3>(amx_codes<T>(group, codes, 0), operands[0], sums[0]);
+  __m512 acc[kAmxTokens];  // [token], the group's 16 rows per vector
 #pragma GCC unroll 16
   for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < num_blocks; ++b) {
-    if (b + 1 < num_blocks) {
-      _tile_loadd(6, amx_codes<T>(group, codes, b + 1), 64);
-      amx_block_sums(operands[b + 1], sums[(b + 1) & 1]);
+  for (int64_t s = 0; s < num_amx_blocks; ++s) {
+    if (s + 1 < num_amx_blocks) {
+      amx_block_sums<3>(amx_codes<T>(group, codes, s + 1), operands[s + 1], sums[(s + 1) & 1]);
     }
-    const uint8_t* block = group + b * group_block_bytes<T>();
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-    __m512 mw = _mm512_setzero_ps();
-    if constexpr (T == GGMLType::Q4_1) {
-      mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
-    }
-    int32_t(*block_sums)[kAmxTokens][16] = sums[b & 1];
-#pragma GCC unroll 16
-    for (int t = 0; t < kAmxTokens; ++t) {
-      add_block_products<T>(token_scalars(operands[b], t), _mm512_load_si512(block_sums[0][t]),
-                            _mm512_load_si512(block_sums[1][t]),
-                            _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
-    }
-  }
-#pragma GCC unroll 16
-  for (int t = 0; t < kAmxTokens; ++t) _mm512_storeu_ps(y + t * y_stride, acc[t]);
-}
-
-// Q4_K on AMX: each 32-element sub-block is one AMX block, with the scales, minimums and
-// epilogue of tile_vnni_q4k.
-VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockOperands* operands, const uint8_t* group,
-                                  const uint8_t* codes, int64_t num_blocks, float* y,
-                                  int64_t y_stride) {
-  alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [sub-block parity, slice, token, row]
-  const int64_t num_subs = 8 * num_blocks;
-  _tile_loadd(6, codes, 64);
-  amx_block_sums(operands[0], sums[0]);
-  __m512 acc[kAmxTokens];
-#pragma GCC unroll 16
-  for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < num_blocks; ++b) {
-    const uint8_t* block = group + b * group_block_bytes<GGMLType::Q4_K>();
-    for (int sub = 0; sub < 8; ++sub) {
-      const int64_t s = 8 * b + sub;  // AMX block
-      if (s + 1 < num_subs) {
-        _tile_loadd(6, codes + (s + 1) * kAmxCodeBytes, 64);
-        amx_block_sums(operands[s + 1], sums[(s + 1) & 1]);
-      }
+    const uint8_t* block = group + s / kSubBlocks * group_block_bytes<T>();
+    int32_t(*block_sums)[kAmxTokens][16] = sums[s & 1];
+    if constexpr (T == GGMLType::Q4_K) {
       __m512 scale, min;
-      q4k_sub_block_scales(block, sub, &scale, &min);
-      int32_t(*sub_sums)[kAmxTokens][16] = sums[s & 1];
+      q4k_sub_block_scales(block, static_cast<int>(s % kSubBlocks), &scale, &min);
 #pragma GCC unroll 16
       for (int t = 0; t < kAmxTokens; ++t) {
-        const AmxTokenScalars a = token_scalars(operands[s], t);
-        acc[t] = _mm512_fmadd_ps(
-            _mm512_cvtepi32_ps(joined_sum<0>(a, _mm512_load_si512(sub_sums[0][t]),
-                                             _mm512_load_si512(sub_sums[1][t]),
-                                             _mm512_load_si512(sub_sums[2][t]))),
-            _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined)), acc[t]);
-        acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc[t]);
+        add_q4k_sub_block_products(token_scalars(operands[s], t),
+                                   _mm512_load_si512(block_sums[0][t]),
+                                   _mm512_load_si512(block_sums[1][t]),
+                                   _mm512_load_si512(block_sums[2][t]), scale, min, acc[t]);
+      }
+    } else {
+      const __m512 dw =
+          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+      __m512 mw = _mm512_setzero_ps();
+      if constexpr (T == GGMLType::Q4_1) {
+        mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
+      }
+#pragma GCC unroll 16
+      for (int t = 0; t < kAmxTokens; ++t) {
+        add_block_products<T>(token_scalars(operands[s], t), _mm512_load_si512(block_sums[0][t]),
+                              _mm512_load_si512(block_sums[1][t]),
+                              _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
       }
     }
   }
@@ -996,9 +986,9 @@ VLLM_AMX_TARGET void tile_amx_q4k(const AmxBlockOperands* operands, const uint8_
 constexpr int64_t kAmxTokenChunk = 256;
 
 // Writes y[t, j] for rows j of groups [first_group, end_group) of `weight`, t < num_tokens,
-// from the sliced activations xs ([num_tokens, num_slices]). amx_operands, when not null,
-// holds the first num_tokens / 16 tiles' AMX operands ([num_tokens / 16, num_slices], see
-// gather_amx_operands) and selects the AMX tiles for them.
+// from the sliced activations xs ([num_tokens, num_slices]). When amx_operands is not null,
+// it contains the AMX operands of the first num_tokens / 16 tiles ([num_tokens / 16,
+// num_slices], see gather_amx_operands), and those tiles run on AMX.
 template <GGMLType T>
 void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands,
                      int64_t num_slices, int64_t num_tokens, const WeightMatrix& weight,
@@ -1029,11 +1019,7 @@ void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands
         const SlicedBlock* xt = xs + t0 * num_slices;
         if (amx_chunk && t0 < amx_tokens) {
           const AmxBlockOperands* operands = amx_operands + t0 / kAmxTokens * num_slices;
-          if constexpr (T == GGMLType::Q4_K) {
-            tile_amx_q4k(operands, group, codes.data(), num_blocks, out, rows);
-          } else {
-            tile_amx<T>(operands, group, codes.data(), num_blocks, out, rows);
-          }
+          tile_amx<T>(operands, group, codes.data(), num_blocks, out, rows);
           t0 += kAmxTokens;
           continue;
         }
@@ -1187,17 +1173,9 @@ VLLM_AMX_TARGET void tile_amx_q8_two_slices(const AmxBlockOperands* operands,
   alignas(64) int32_t sums[2][2][kAmxTokens][16];  // [block parity, slice, token, row]
   alignas(64) float scale_sums[kAmxTokens][16];    // [token, row]
   const auto block_sums = [&](int64_t b) VLLM_AMX_TARGET {
-    _tile_loadd(6, amx_codes<T>(group, nullptr, b), 64);
-    _tile_loadd(3, operands[b].slices[0], kBlock);
-    _tile_loadd(4, operands[b].slices[1], kBlock);
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_dpbsud(0, 3, 6);
-    _tile_dpbsud(1, 4, 6);
-    _tile_stored(0, sums[b & 1][0], 64);
-    _tile_stored(1, sums[b & 1][1], 64);
+    amx_block_sums<2>(amx_codes<T>(group, nullptr, b), operands[b], sums[b & 1]);
   };
-  __m512 acc[kAmxTokens];
+  __m512 acc[kAmxTokens];  // [token], the group's 16 rows per vector
 #pragma GCC unroll 16
   for (int t = 0; t < kAmxTokens; ++t) {
     acc[t] = _mm512_setzero_ps();

@@ -17,4 +17,8 @@ namespace vllm {
 // tool_calls that are not a list of objects, and a content part that is not text.
 nlohmann::ordered_json parse_chat_message(const nlohmann::ordered_json& message, size_t index);
 
+// Returns every message of `messages` through parse_chat_message. Throws InvalidArgument when
+// `messages` is not a list, or for its first invalid message.
+nlohmann::ordered_json parse_chat_messages(const nlohmann::ordered_json& messages);
+
 }  // namespace vllm
