@@ -46,11 +46,18 @@ if all_built; then
     exit 0
 fi
 
-# 1. Source package, never a wheel: the point is to compile for this CPU.
+# 1. Source package, never a wheel: the point is to compile for this CPU. Both lookups end in
+# `|| true` because `ls` exits 2 when either spelling is missing, and pipefail would end the
+# script there.
 SDIST="$(ls "$CACHE"/llama_cpp_python-"$VERSION".tar.gz "$CACHE"/llama-cpp-python-"$VERSION".tar.gz 2>/dev/null | head -n 1 || true)"
 if [[ -z "$SDIST" ]]; then
     $PIP download --no-deps --no-binary :all: --dest "$CACHE" "llama-cpp-python==$VERSION" >&2
-    SDIST="$(ls "$CACHE"/llama_cpp_python-"$VERSION".tar.gz "$CACHE"/llama-cpp-python-"$VERSION".tar.gz 2>/dev/null | head -n 1)"
+    SDIST="$(ls "$CACHE"/llama_cpp_python-"$VERSION".tar.gz "$CACHE"/llama-cpp-python-"$VERSION".tar.gz 2>/dev/null | head -n 1 || true)"
+    if [[ -z "$SDIST" ]]; then
+        echo "error: llama-cpp-python $VERSION source package not found in $CACHE after" \
+             "pip download; check that pip can reach PyPI" >&2
+        exit 1
+    fi
 fi
 
 # 2. Unpack.
