@@ -1,6 +1,6 @@
 // Linear layer on Q4_0, Q4_1, Q5_0, Q8_0 and Q4_K weights stored in row groups, with activations
 // split into three int8 slices. Only the AVX-512 VNNI path packs weights this way. On AMX,
-// tiles of 16 tokens take their integer sums from tdpbsud (see the AMX tile below).
+// tiles of 16 tokens take their integer sums from tdpbssd (see the AMX tile below).
 //
 // Row-group layout: 16 consecutive rows form a group, stored as the group's file blocks in
 // increasing k (Q4_K's layout is at GroupFormat<Q4_K>). One group block of the 32-element
@@ -580,19 +580,23 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const 
 
 // acc += the token's block of products with 16 rows, from its integer sums with the slices:
 // s1 with q1, s2 with q2, s3 with q3, the row scales dw and, for Q4_1, the minimums mw.
-template <GGMLType T, typename Scalars>
+// kOffset is the offset of the codes in the sums: the stored offset on the VNNI path, and
+// 0 on the AMX tiles, which multiply signed codes.
+template <GGMLType T, int32_t kOffset = GroupFormat<T>::kOffset, typename Scalars>
 VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_block_products(
     const Scalars& a, __m512i s1, __m512i s2, __m512i s3, __m512 dw, __m512 mw,
     __m512& acc) {
   if constexpr (T == GGMLType::Q8_0) {
     __m512i s23 = _mm512_add_epi32(_mm512_slli_epi32(s2, 7), s3);
-    s1 = _mm512_add_epi32(s1, _mm512_set1_epi32(-GroupFormat<T>::kOffset * a.sum1));
-    s23 = _mm512_add_epi32(s23, _mm512_set1_epi32(-GroupFormat<T>::kOffset * a.sum23));
+    if constexpr (kOffset != 0) {
+      s1 = _mm512_add_epi32(s1, _mm512_set1_epi32(-kOffset * a.sum1));
+      s23 = _mm512_add_epi32(s23, _mm512_set1_epi32(-kOffset * a.sum23));
+    }
     const __m512 sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s23), _mm512_set1_ps(kSlice3Scale),
                                        _mm512_cvtepi32_ps(s1));
     acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc);
   } else {
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined_sum<GroupFormat<T>::kOffset>(a, s1, s2, s3)),
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined_sum<kOffset>(a, s1, s2, s3)),
                           _mm512_mul_ps(dw, _mm512_set1_ps(a.d_joined)), acc);
     if constexpr (T == GGMLType::Q4_1) acc = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.sum), acc);
   }
@@ -754,11 +758,12 @@ const TileFn* vnni_tiles() {
 // --- AMX tile ----------------------------------------------------------------------------------
 //
 // 16 tokens on one group with AMX-INT8. Per block, the tokens' three slices are the A operands
-// (16 tokens x 32 signed bytes, see AmxBlockOperands). The group block's codes are the B
-// operand: 8 rows of 16 lanes x 4 unsigned bytes, the vectors of load_codes in their order.
-// tdpbsud then gives each slice's integer sums for 16 tokens x 16 rows. These are exactly the
-// sums of vpdpbusd, and the VNNI tiles' epilogue turns them into floats in the same order, so
-// a token's outputs keep the bits of the VNNI tiles.
+// (16 tokens x 32 signed bytes, see AmxBlockOperands). The group block's signed codes w are
+// the B operand: 8 rows of 16 lanes x 4 bytes, the vectors of load_codes in their order, less
+// the stored offset. tdpbssd then gives each slice's integer sums for 16 tokens x 16 rows.
+// These equal the VNNI tiles' sums after their offset terms, and the VNNI tiles' epilogue
+// turns them into floats in the same order, so a token's outputs keep the bits of the VNNI
+// tiles.
 
 #define VLLM_AMX_TARGET                                                                       \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma,f16c,amx-tile,"      \
@@ -863,22 +868,31 @@ VLLM_AMX_TARGET void amx_end() { _tile_release(); }
 
 // Loads the B operand at `codes` into tile 6 and writes its sums with the first kSlices
 // slices (2 or 3) of one block of 16 tokens: sums[s][t][l] for slice s, token t and row l.
-template <int kSlices>
+// The codes are signed bytes (tdpbssd) with kSignedCodes, unsigned ones (tdpbsud) without.
+template <int kSlices, bool kSignedCodes>
 VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_block_sums(
     const uint8_t* codes, const AmxBlockOperands& block, int32_t (*sums)[kAmxTokens][16]) {
   static_assert(kSlices == 2 || kSlices == 3);
+  // Tile numbers must be literals, so the choice of instruction is a macro.
+#define VLLM_AMX_DOT(c, a)                 \
+  if constexpr (kSignedCodes) {            \
+    _tile_dpbssd(c, a, 6);                 \
+  } else {                                 \
+    _tile_dpbsud(c, a, 6);                 \
+  }
   _tile_loadd(6, codes, 64);
   _tile_loadd(3, block.slices[0], kBlock);
   _tile_loadd(4, block.slices[1], kBlock);
   _tile_zero(0);
   _tile_zero(1);
-  _tile_dpbsud(0, 3, 6);
-  _tile_dpbsud(1, 4, 6);
+  VLLM_AMX_DOT(0, 3)
+  VLLM_AMX_DOT(1, 4)
   if constexpr (kSlices == 3) {
     _tile_loadd(5, block.slices[2], kBlock);
     _tile_zero(2);
-    _tile_dpbsud(2, 5, 6);
+    VLLM_AMX_DOT(2, 5)
   }
+#undef VLLM_AMX_DOT
   _tile_stored(0, sums[0], 64);
   _tile_stored(1, sums[1], 64);
   if constexpr (kSlices == 3) _tile_stored(2, sums[2], 64);
@@ -894,10 +908,11 @@ constexpr int64_t amx_blocks_per_group_block() {
 }
 
 // Writes the B operands of a group's num_blocks group blocks to codes ([num_blocks x
-// amx_blocks_per_group_block, 8, 64] bytes). The 4- and 5-bit codes are unpacked once per
-// group and token chunk rather than once per tile: a tile load of codes that vector stores
-// have just written waits for the stores to reach the cache. Q8_0's stored codes are the
-// operand already and are not copied.
+// amx_blocks_per_group_block, 8, 64] bytes): the signed codes w, which tdpbssd multiplies
+// without the stored offset, so that the epilogue has no offset term (Q8_0's took 4 of its
+// 11 vector operations per token). They are unpacked once per group and token chunk rather
+// than once per tile: a tile load of codes that vector stores have just written waits for
+// the stores to reach the cache.
 template <GGMLType T>
 VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks, uint8_t* codes) {
   for (int64_t b = 0; b < num_blocks; ++b) {
@@ -914,19 +929,20 @@ VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks
         }
       }
     } else {
+      // Stored codes are w + kOffset, so w = stored - kOffset in bytes (Q8_0's 128 wraps).
+      const __m512i offset = _mm512_set1_epi8(static_cast<char>(GroupFormat<T>::kOffset));
       __m512i w[8];
       load_codes<T>(block, w);
-      for (int j = 0; j < 8; ++j) _mm512_storeu_si512(codes + b * kAmxCodeBytes + 64 * j, w[j]);
+      for (int j = 0; j < 8; ++j) {
+        _mm512_storeu_si512(codes + b * kAmxCodeBytes + 64 * j, _mm512_sub_epi8(w[j], offset));
+      }
     }
   }
 }
 
-// The B operand of AMX block b (a Q4_K sub-block counts as one): the unpacked codes, or
-// Q8_0's stored ones.
-template <GGMLType T>
-const uint8_t* amx_codes(const uint8_t* group, const uint8_t* codes, int64_t b) {
-  if constexpr (T == GGMLType::Q8_0) return group + b * group_block_bytes<T>() + GroupFormat<T>::kCodes;
-  return codes + b * kAmxCodeBytes;
+// Q8_0's stored codes of AMX block b (w + 128), the B operand of the greedy pass's tiles.
+const uint8_t* stored_q8_codes(const uint8_t* group, int64_t b) {
+  return group + b * group_block_bytes<GGMLType::Q8_0>() + GroupFormat<GGMLType::Q8_0>::kCodes;
 }
 
 // Writes y[t, l] for the 16 tokens of one AMX tile and the 16 rows of one group, from the
@@ -941,13 +957,14 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* g
   alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [AMX block parity, slice, token, row]
   // The tile unit's sums of AMX block s + 1 are issued before the vector units turn block s's
   // sums into floats. The epilogue reads the other half of `sums`, so nothing orders the two.
-  amx_block_sums<3>(amx_codes<T>(group, codes, 0), operands[0], sums[0]);
+  amx_block_sums<3, true>(codes, operands[0], sums[0]);
   __m512 acc[kAmxTokens];  // [token], the group's 16 rows per vector
 #pragma GCC unroll 16
   for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t s = 0; s < num_amx_blocks; ++s) {
     if (s + 1 < num_amx_blocks) {
-      amx_block_sums<3>(amx_codes<T>(group, codes, s + 1), operands[s + 1], sums[(s + 1) & 1]);
+      amx_block_sums<3, true>(codes + (s + 1) * kAmxCodeBytes, operands[s + 1],
+                              sums[(s + 1) & 1]);
     }
     const uint8_t* block = group + s / kSubBlocks * group_block_bytes<T>();
     int32_t(*block_sums)[kAmxTokens][16] = sums[s & 1];
@@ -970,7 +987,7 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* g
       }
 #pragma GCC unroll 16
       for (int t = 0; t < kAmxTokens; ++t) {
-        add_block_products<T>(token_scalars(operands[s], t), _mm512_load_si512(block_sums[0][t]),
+        add_block_products<T, 0>(token_scalars(operands[s], t), _mm512_load_si512(block_sums[0][t]),
                               _mm512_load_si512(block_sums[1][t]),
                               _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
       }
@@ -1013,7 +1030,7 @@ void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands
     const bool amx_chunk = amx && chunk < amx_tokens;
     for (int64_t g = first_group; g < end_group; ++g) {
       const uint8_t* group = weight.data + g * group_bytes;
-      if (amx_chunk && T != GGMLType::Q8_0) unpack_group_codes<T>(group, num_blocks, codes.data());
+      if (amx_chunk) unpack_group_codes<T>(group, num_blocks, codes.data());
       for (int64_t t0 = chunk; t0 < chunk_end;) {
         float* out = y + t0 * rows + g * kGroupRows;
         const SlicedBlock* xt = xs + t0 * num_slices;
@@ -1173,7 +1190,7 @@ VLLM_AMX_TARGET void tile_amx_q8_two_slices(const AmxBlockOperands* operands,
   alignas(64) int32_t sums[2][2][kAmxTokens][16];  // [block parity, slice, token, row]
   alignas(64) float scale_sums[kAmxTokens][16];    // [token, row]
   const auto block_sums = [&](int64_t b) VLLM_AMX_TARGET {
-    amx_block_sums<2>(amx_codes<T>(group, nullptr, b), operands[b], sums[b & 1]);
+    amx_block_sums<2, false>(stored_q8_codes(group, b), operands[b], sums[b & 1]);
   };
   __m512 acc[kAmxTokens];  // [token], the group's 16 rows per vector
 #pragma GCC unroll 16
