@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,6 +34,21 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected) {
 void futex_wake_all(std::atomic<uint32_t>* word) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
           nullptr, 0);
+}
+
+// Returns getpid() from a cache: run() compares it on every kernel call, and getpid is a
+// system call (over 300 per SmolLM2 decode step). A pthread_atfork child handler refreshes
+// the cache in each forked child before fork returns there.
+std::atomic<int> g_pid{0};
+
+int current_pid() {
+  static const bool registered = [] {
+    g_pid.store(getpid(), std::memory_order_relaxed);
+    pthread_atfork(nullptr, nullptr, [] { g_pid.store(getpid(), std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  return g_pid.load(std::memory_order_relaxed);
 }
 
 void cpu_relax() {
@@ -74,7 +90,7 @@ ThreadPool::ThreadPool(int num_threads) {
 
 ThreadPool::~ThreadPool() {
   std::lock_guard<std::mutex> lock(call_mutex_);
-  if (owner_pid_ != getpid()) {
+  if (owner_pid_ != current_pid()) {
     new std::vector<std::thread>(std::move(workers_));  // see run(): unjoinable after fork
     workers_.clear();
   }
@@ -91,8 +107,8 @@ void ThreadPool::resize(int num_threads) {
     throw InvalidArgument(fmt::format("num_threads must be at least 1, got {}", num_threads));
   }
   std::lock_guard<std::mutex> lock(call_mutex_);
-  if (num_threads == this->num_threads() && owner_pid_ == getpid()) return;
-  if (owner_pid_ != getpid()) {
+  if (num_threads == this->num_threads() && owner_pid_ == current_pid()) return;
+  if (owner_pid_ != current_pid()) {
     new std::vector<std::thread>(std::move(workers_));  // see run(): unjoinable after fork
     workers_.clear();
   }
@@ -101,7 +117,7 @@ void ThreadPool::resize(int num_threads) {
 }
 
 void ThreadPool::start_workers(int num_threads) {
-  owner_pid_ = getpid();
+  owner_pid_ = current_pid();
   stopping_ = false;
   errors_.assign(static_cast<size_t>(num_threads), nullptr);
   num_threads_.store(num_threads, std::memory_order_relaxed);
@@ -155,7 +171,7 @@ void ThreadPool::run(int64_t n, RangeFn fn, void* context) {
     return;
   }
   std::lock_guard<std::mutex> lock(call_mutex_);
-  if (owner_pid_ != getpid()) {
+  if (owner_pid_ != current_pid()) {
     // A forked child has none of the parent's workers. Their handles cannot be joined
     // there, so they are leaked rather than destroyed, and new workers start.
     new std::vector<std::thread>(std::move(workers_));
