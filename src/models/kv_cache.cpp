@@ -1,5 +1,3 @@
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -35,13 +33,6 @@ KVCache::KVCache(int64_t num_layers, int64_t num_blocks, int64_t block_size,
   if (storage_ == nullptr) {
     throw std::bad_alloc();
   }
-  // Attention reads blocks scattered over the whole cache, a 4 KiB page per KV head and
-  // block for SmolLM2, so on small pages nearly every block costs a TLB miss. Huge pages made
-  // SmolLM2's 64-request batch 2-4% faster on a 2-core VM. Best effort: without transparent
-  // huge pages the cache works on small pages.
-  // NOTE: the kernel may compact memory to find huge pages, so start-up varies more (0.4-2.7
-  // s against 1.3-1.7 s for the 4 GiB cache in the same measurement).
-  ::madvise(storage_.get(), bytes, MADV_HUGEPAGE);
   // Writing every page now makes the whole budget resident at start-up, as a GPU allocation
   // would be, so that resident memory does not creep up later as blocks are first used. The
   // page faults dominate, and they run in parallel: on a 2-core VM, 4 GiB took 1.2-2.1 s on
