@@ -567,7 +567,8 @@ VLLM_VNNI_TARGET inline void dpbusd_broadcast(__m512i& acc, __m512i w, const int
 // Returns 16384 S1 + S23 of 4- or 5-bit codes stored with offset kOffset, from the sums s1,
 // s2 and s3 of the stored codes with q1, q2 and q3. Every partial sum fits in int32: codes
 // below 32 give |16384 s1| <= 16384 * 32 * 31 * 127 < 2^31 - 2^26.
-// `a` is the token's SlicedBlock, or an AmxTokenScalars with the same fields.
+// `a` is the token's SlicedBlock, or with kOffset 0 an AmxTokenScalars, which has no
+// integer sums.
 template <int32_t kOffset, typename Scalars>
 VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const Scalars& a,
                                                                          __m512i s1, __m512i s2,
@@ -772,7 +773,7 @@ const TileFn* vnni_tiles() {
 constexpr int kAmxTokens = 16;  // tokens per AMX tile, one per row of the A operand
 
 // One block of the 16 tokens of a tile, copied once per product call: the three slices as
-// contiguous A operands, and the SlicedBlock fields the epilogues read, side by side. The
+// contiguous A operands, and the SlicedBlock fields the AMX epilogues read, side by side. The
 // A operands then load as 512 contiguous bytes rather than as 16 rows a SlicedBlock row
 // apart. The fields reach the epilogue as broadcasts from one base address, because 16
 // token addresses did not fit in the general registers.
@@ -781,23 +782,19 @@ struct alignas(64) AmxBlockOperands {
   float d[kAmxTokens];
   float d_joined[kAmxTokens];
   float sum[kAmxTokens];
-  int32_t sum1[kAmxTokens];
-  int32_t sum23[kAmxTokens];
-  int32_t sum_all[kAmxTokens];
+  int32_t sum_all[kAmxTokens];  // sums for the greedy pass, whose codes keep their offset
 };
 
-// Token t's view of an AmxBlockOperands, with the field names of SlicedBlock.
+// Token t's view of an AmxBlockOperands for the epilogues, with the field names of
+// SlicedBlock. It has no integer sums: the AMX tiles' signed codes need no offset terms.
 struct AmxTokenScalars {
   const float& d;
   const float& d_joined;
   const float& sum;
-  const int32_t& sum1;
-  const int32_t& sum23;
-  const int32_t& sum_all;
 };
 
 inline AmxTokenScalars token_scalars(const AmxBlockOperands& s, int t) {
-  return {s.d[t], s.d_joined[t], s.sum[t], s.sum1[t], s.sum23[t], s.sum_all[t]};
+  return {s.d[t], s.d_joined[t], s.sum[t]};
 }
 
 // The AMX operands of the first num_tokens / 16 tiles of xs ([num_tokens, num_slices]), copied
@@ -824,8 +821,6 @@ const AmxBlockOperands* gather_amx_operands(const SlicedBlock* xs, int64_t num_t
         s.d[t] = a.d;
         s.d_joined[t] = a.d_joined;
         s.sum[t] = a.sum;
-        s.sum1[t] = a.sum1;
-        s.sum23[t] = a.sum23;
         s.sum_all[t] = a.sum_all;
       }
     }
@@ -940,7 +935,7 @@ VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks
   }
 }
 
-// Q8_0's stored codes of AMX block b (w + 128), the B operand of the greedy pass's tiles.
+// Returns Q8_0's stored codes of AMX block b (w + 128), the B operand of the greedy pass.
 const uint8_t* stored_q8_codes(const uint8_t* group, int64_t b) {
   return group + b * group_block_bytes<GGMLType::Q8_0>() + GroupFormat<GGMLType::Q8_0>::kCodes;
 }
@@ -987,9 +982,10 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* g
       }
 #pragma GCC unroll 16
       for (int t = 0; t < kAmxTokens; ++t) {
-        add_block_products<T, 0>(token_scalars(operands[s], t), _mm512_load_si512(block_sums[0][t]),
-                              _mm512_load_si512(block_sums[1][t]),
-                              _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
+        add_block_products<T, 0>(token_scalars(operands[s], t),
+                                 _mm512_load_si512(block_sums[0][t]),
+                                 _mm512_load_si512(block_sums[1][t]),
+                                 _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
       }
     }
   }
