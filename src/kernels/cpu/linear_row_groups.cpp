@@ -44,6 +44,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <immintrin.h>
@@ -579,6 +580,17 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const 
   return sum;
 }
 
+// acc += the token's block of products with 16 rows, for the 4- and 5-bit types, from the
+// joined sum 16384 S1 + S23 of each row (without offset terms), the row scales dw and, for
+// Q4_1, the minimums mw.
+template <GGMLType T, typename Scalars>
+VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_joined_products(
+    const Scalars& a, __m512i joined, __m512 dw, __m512 mw, __m512& acc) {
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined), _mm512_mul_ps(dw, _mm512_set1_ps(a.d_joined)),
+                        acc);
+  if constexpr (T == GGMLType::Q4_1) acc = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.sum), acc);
+}
+
 // acc += the token's block of products with 16 rows, from its integer sums with the slices:
 // s1 with q1, s2 with q2, s3 with q3, the row scales dw and, for Q4_1, the minimums mw.
 // kOffset is the offset of the codes in the sums: the stored offset on the VNNI path, and
@@ -597,9 +609,7 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_block_products(
                                        _mm512_cvtepi32_ps(s1));
     acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(dw, _mm512_set1_ps(a.d)), acc);
   } else {
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined_sum<kOffset>(a, s1, s2, s3)),
-                          _mm512_mul_ps(dw, _mm512_set1_ps(a.d_joined)), acc);
-    if constexpr (T == GGMLType::Q4_1) acc = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.sum), acc);
+    add_joined_products<T>(a, joined_sum<kOffset>(a, s1, s2, s3), dw, mw, acc);
   }
 }
 
@@ -692,13 +702,20 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline void q4k_sub_block_scales
 
 // acc += a Q4_K sub-block's products with 16 rows, from the integer sums s1, s2 and s3 of
 // the token `a` (a SlicedBlock or an AmxTokenScalars) and the rows' scale and minimum.
+// add_q4k_sub_block_products from the joined sum 16384 S1 + S23, which the AMX tiles compute.
+template <typename Scalars>
+VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_q4k_joined_products(
+    const Scalars& a, __m512i joined, __m512 scale, __m512 min, __m512& acc) {
+  const __m512 joined_scale = _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined));
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined), joined_scale, acc);
+  acc = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc);
+}
+
 template <typename Scalars>
 VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_q4k_sub_block_products(
     const Scalars& a, __m512i s1, __m512i s2, __m512i s3, __m512 scale, __m512 min,
     __m512& acc) {
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined_sum<0>(a, s1, s2, s3)),
-                        _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined)), acc);
-  acc = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc);
+  add_q4k_joined_products(a, joined_sum<0>(a, s1, s2, s3), scale, min, acc);
 }
 
 // Q4_K on VNNI: the sub-blocks' scales and minimums are unpacked for 16 rows at once from
@@ -758,34 +775,68 @@ const TileFn* vnni_tiles() {
 
 // --- AMX tile ----------------------------------------------------------------------------------
 //
-// 16 tokens on one group with AMX-INT8. Per block, the tokens' three slices are the A operands
-// (16 tokens x 32 signed bytes, see AmxBlockOperands). The group block's signed codes w are
-// the B operand: 8 rows of 16 lanes x 4 bytes, the vectors of load_codes in their order, less
-// the stored offset. tdpbssd then gives each slice's integer sums for 16 tokens x 16 rows.
-// These equal the VNNI tiles' sums after their offset terms, and the VNNI tiles' epilogue
-// turns them into floats in the same order, so a token's outputs keep the bits of the VNNI
-// tiles.
+// 16 tokens on one group with AMX-INT8. The group block's signed codes w, the vectors of
+// load_codes in their order less the stored offset, are the B operand: rows of 16 lanes x
+// 4 bytes. tdpbssd then gives integer sums for 16 tokens x 16 rows that equal the VNNI
+// tiles' sums after their offset terms. The VNNI tiles' epilogue turns them into floats in
+// the same order, so a token's outputs keep the bits of the VNNI tiles.
+//
+// Q8_0: per block, the tokens' three slices are three A operands (16 tokens x 32 bytes), and
+// three tdpbssd give S1, S2 and S3.
+//
+// The 4- and 5-bit types need only the joined sum, sum_i w_i X_i with X = 16384 q1 + 128 q2 +
+// q3 (|X| < 2^21), and their codes leave room for a factor of 8 (8 w in [-128, 120]). Per
+// element, X = 2048 H + L with H = floor((X + 1024) / 2048) (|H| <= 1020) and L in [-1024,
+// 1023], and each part v in {H, L} is a + 8 b with b = floor((v + 4) / 8) held to [-127,
+// 127] and |a| <= 8. An A row holds a then b (64 bytes), and the B operand holds w in rows
+// 0-7 and 8 w in rows 8-15, so one tdpbssd with K = 64 gives S_v = sum_i w_i v_i, and
+// 2048 S_H + S_L is the joined sum, exact in int32. A tdpbssd with K = 64 takes as long as
+// one with K = 32, so two instructions and two tile stores replace three of each, and the
+// epilogue joins two sums rather than three.
 
 #define VLLM_AMX_TARGET                                                                       \
   __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni,avx2,fma,f16c,amx-tile,"      \
                         "amx-int8")))
 
 constexpr int kAmxTokens = 16;  // tokens per AMX tile, one per row of the A operand
+constexpr int kPairFactor = 8;  // the factor of b in a + 8 b (see above)
+constexpr int kPairShift = 11;  // X = 2^11 H + L
 
-// One block of the 16 tokens of a tile, copied once per product call: the three slices as
-// contiguous A operands, and the SlicedBlock fields the AMX epilogues read, side by side. The
-// A operands then load as 512 contiguous bytes rather than as 16 rows a SlicedBlock row
-// apart. The fields reach the epilogue as broadcasts from one base address, because 16
-// token addresses did not fit in the general registers.
-struct alignas(64) AmxBlockOperands {
-  int8_t slices[3][kAmxTokens][kBlock];  // [slice, token, element]
+// The SlicedBlock fields the AMX epilogues read, for the 16 tokens of a tile.
+struct AmxTokenFields {
   float d[kAmxTokens];
   float d_joined[kAmxTokens];
   float sum[kAmxTokens];
   int32_t sum_all[kAmxTokens];  // sums for the greedy pass, whose codes keep their offset
 };
 
-// Token t's view of an AmxBlockOperands for the epilogues, with the field names of
+// One block of the 16 tokens of a tile, built once per product call: the A operands, and the
+// token fields, side by side. The A operands then load as contiguous bytes rather than as 16
+// rows a SlicedBlock row apart. The fields reach the epilogue as broadcasts from one base
+// address, because 16 token addresses did not fit in the general registers.
+struct alignas(64) AmxSliceOperands {      // Q8_0's
+  int8_t slices[3][kAmxTokens][kBlock];    // [slice, token, element]
+  AmxTokenFields fields;
+};
+struct alignas(64) AmxPairOperands {       // the other types'
+  int8_t pairs[2][kAmxTokens][2 * kBlock];  // [H or L, token, a then b]
+  AmxTokenFields fields;
+};
+
+// The AMX operands of a product call, [num_tokens / 16, num_slices] each: null where the call
+// has no weights of that kind, or both null when the AMX tiles are off or no tile is full.
+struct AmxOperands {
+  const AmxSliceOperands* slices = nullptr;
+  const AmxPairOperands* pairs = nullptr;
+};
+
+// The A operands a product call needs: slices for Q8_0 weights, pairs for the others.
+struct AmxOperandKinds {
+  bool slices = false;
+  bool pairs = false;
+};
+
+// Token t's view of an AmxTokenFields for the epilogues, with the field names of
 // SlicedBlock. It has no integer sums: the AMX tiles' signed codes need no offset terms.
 struct AmxTokenScalars {
   const float& d;
@@ -793,39 +844,79 @@ struct AmxTokenScalars {
   const float& sum;
 };
 
-inline AmxTokenScalars token_scalars(const AmxBlockOperands& s, int t) {
+inline AmxTokenScalars token_scalars(const AmxTokenFields& s, int t) {
   return {s.d[t], s.d_joined[t], s.sum[t]};
 }
 
-// The AMX operands of the first num_tokens / 16 tiles of xs ([num_tokens, num_slices]), copied
-// on the compute threads into a buffer of the calling thread, valid until its next call:
-// [num_tokens / 16, num_slices]. Null when the AMX tiles are off or no tile is full.
-const AmxBlockOperands* gather_amx_operands(const SlicedBlock* xs, int64_t num_tokens,
-                                           int64_t num_slices) {
-  const int64_t num_tiles = num_tokens / kAmxTokens;
-  if (active_isa() < CpuIsa::kAvx512Amx || num_tiles == 0) return nullptr;
-  static thread_local std::vector<AmxBlockOperands> operands;
-  if (operands.size() < static_cast<size_t>(num_tiles * num_slices)) {
-    operands.resize(static_cast<size_t>(num_tiles * num_slices));
+void set_token_fields(const SlicedBlock& a, int t, AmxTokenFields& fields) {
+  fields.d[t] = a.d;
+  fields.d_joined[t] = a.d_joined;
+  fields.sum[t] = a.sum;
+  fields.sum_all[t] = a.sum_all;
+}
+
+// Writes the pair rows of a (see above): a then b of H to h_row, of L to l_row (64 bytes
+// each).
+VLLM_VNNI_TARGET void write_pair_rows(const SlicedBlock& a, int8_t* h_row, int8_t* l_row) {
+  static_assert(kPairFactor == 8 && kPairShift == 11);
+  const __m512i half_h = _mm512_set1_epi32(1 << (kPairShift - 1));
+  const __m512i half_b = _mm512_set1_epi32(kPairFactor / 2);
+  const __m512i b_max = _mm512_set1_epi32(127);
+  const __m512i b_min = _mm512_set1_epi32(-127);
+  // Stores v as a then b at row + 16 h and row + 32 + 16 h.
+  const auto write_part = [&](__m512i v, int8_t* row, int h) VLLM_VNNI_TARGET {
+    __m512i b = _mm512_srai_epi32(_mm512_add_epi32(v, half_b), 3);
+    b = _mm512_min_epi32(_mm512_max_epi32(b, b_min), b_max);
+    const __m512i low = _mm512_sub_epi32(v, _mm512_slli_epi32(b, 3));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(row + 16 * h), _mm512_cvtepi32_epi8(low));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(row + kBlock + 16 * h), _mm512_cvtepi32_epi8(b));
+  };
+  for (int h = 0; h < 2; ++h) {
+    const auto widen = [&](const int8_t* q) VLLM_VNNI_TARGET {
+      return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16 * h)));
+    };
+    const __m512i x = _mm512_add_epi32(
+        _mm512_add_epi32(_mm512_slli_epi32(widen(a.q1), 14), _mm512_slli_epi32(widen(a.q2), 7)),
+        widen(a.q3));
+    const __m512i high = _mm512_srai_epi32(_mm512_add_epi32(x, half_h), kPairShift);
+    write_part(high, h_row, h);
+    write_part(_mm512_sub_epi32(x, _mm512_slli_epi32(high, kPairShift)), l_row, h);
   }
-  AmxBlockOperands* out = operands.data();
+}
+
+// The AMX operands of `kinds` for the first num_tokens / 16 tiles of xs ([num_tokens,
+// num_slices]), built on the compute threads into buffers of the calling thread, valid until
+// its next call.
+AmxOperands gather_amx_operands(const SlicedBlock* xs, int64_t num_tokens, int64_t num_slices,
+                                AmxOperandKinds kinds) {
+  const int64_t num_tiles = num_tokens / kAmxTokens;
+  if (active_isa() < CpuIsa::kAvx512Amx || num_tiles == 0) return {};
+  const size_t count = static_cast<size_t>(num_tiles * num_slices);
+  static thread_local std::vector<AmxSliceOperands> slice_operands;
+  static thread_local std::vector<AmxPairOperands> pair_operands;
+  if (kinds.slices && slice_operands.size() < count) slice_operands.resize(count);
+  if (kinds.pairs && pair_operands.size() < count) pair_operands.resize(count);
+  AmxSliceOperands* slices = kinds.slices ? slice_operands.data() : nullptr;
+  AmxPairOperands* pairs = kinds.pairs ? pair_operands.data() : nullptr;
   parallel_for(num_tiles * num_slices, [&](int64_t first, int64_t end) {
     for (int64_t i = first; i < end; ++i) {
       const int64_t tile = i / num_slices, b = i % num_slices;
-      AmxBlockOperands& s = out[i];
       for (int t = 0; t < kAmxTokens; ++t) {
         const SlicedBlock& a = xs[(tile * kAmxTokens + t) * num_slices + b];
-        std::memcpy(s.slices[0][t], a.q1, kBlock);
-        std::memcpy(s.slices[1][t], a.q2, kBlock);
-        std::memcpy(s.slices[2][t], a.q3, kBlock);
-        s.d[t] = a.d;
-        s.d_joined[t] = a.d_joined;
-        s.sum[t] = a.sum;
-        s.sum_all[t] = a.sum_all;
+        if (slices != nullptr) {
+          std::memcpy(slices[i].slices[0][t], a.q1, kBlock);
+          std::memcpy(slices[i].slices[1][t], a.q2, kBlock);
+          std::memcpy(slices[i].slices[2][t], a.q3, kBlock);
+          set_token_fields(a, t, slices[i].fields);
+        }
+        if (pairs != nullptr) {
+          write_pair_rows(a, pairs[i].pairs[0][t], pairs[i].pairs[1][t]);
+          set_token_fields(a, t, pairs[i].fields);
+        }
       }
     }
   });
-  return out;
+  return {slices, pairs};
 }
 
 // Palette 1 as ldtilecfg reads it: bytes per row and rows of each tile register.
@@ -837,21 +928,23 @@ struct alignas(64) AmxTileConfig {
   uint8_t rows[16] = {};
 };
 
-// Tiles 0-2 hold the sums with q1, q2 and q3 ([16 tokens, 16 rows] int32), tiles 3-5 the
-// slices ([16 tokens, 32] int8) and tile 6 the codes ([8, 16 rows x 4] uint8). The
-// configuration belongs to the calling thread until amx_end.
-VLLM_AMX_TARGET void amx_begin() {
+// Tiles 0-2 contain the sums ([16 tokens, 16 rows] int32). With slices, tiles 3-5 contain the
+// slices ([16 tokens, 32] int8) and tile 6 the codes ([8, 16 rows x 4] bytes). With pairs,
+// tiles 3-4 contain the pairs ([16 tokens, 64] int8) and tile 6 the codes and 8 times the
+// codes ([16, 16 rows x 4] bytes). The configuration belongs to the calling thread until
+// amx_end.
+VLLM_AMX_TARGET void amx_begin(bool pairs) {
   AmxTileConfig config;
   for (int i = 0; i < 3; ++i) {
     config.colsb[i] = 64;
     config.rows[i] = kAmxTokens;
   }
-  for (int i = 3; i < 6; ++i) {
-    config.colsb[i] = kBlock;
+  for (int i = 3; i < (pairs ? 5 : 6); ++i) {
+    config.colsb[i] = pairs ? 2 * kBlock : kBlock;
     config.rows[i] = kAmxTokens;
   }
   config.colsb[6] = 64;
-  config.rows[6] = kBlock / 4;
+  config.rows[6] = pairs ? 2 * kBlock / 4 : kBlock / 4;
   // Not _tile_loadconfig: GCC 12's version names only the first 8 bytes as its memory
   // operand, so the compiler drops the stores of the tile shapes, and the first tile
   // instruction faults (SIGILL).
@@ -866,7 +959,7 @@ VLLM_AMX_TARGET void amx_end() { _tile_release(); }
 // The codes are signed bytes (tdpbssd) with kSignedCodes, unsigned ones (tdpbsud) without.
 template <int kSlices, bool kSignedCodes>
 VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_block_sums(
-    const uint8_t* codes, const AmxBlockOperands& block, int32_t (*sums)[kAmxTokens][16]) {
+    const uint8_t* codes, const AmxSliceOperands& block, int32_t (*sums)[kAmxTokens][16]) {
   static_assert(kSlices == 2 || kSlices == 3);
   // Tile numbers must be literals, so the choice of instruction is a macro.
 #define VLLM_AMX_DOT(c, a)                 \
@@ -893,8 +986,27 @@ VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_block_sums(
   if constexpr (kSlices == 3) _tile_stored(2, sums[2], 64);
 }
 
-// Bytes of one AMX block's B operand: 8 rows of 16 lanes x 4 codes.
-constexpr int64_t kAmxCodeBytes = 8 * 64;
+// Loads the B operand at `codes` (w and 8 w) into tile 6 and writes S_H and S_L of one block
+// of 16 tokens: sums[p][t][l] for part p (H, L), token t and row l.
+VLLM_AMX_TARGET __attribute__((always_inline)) inline void amx_pair_sums(
+    const uint8_t* codes, const AmxPairOperands& block, int32_t (*sums)[kAmxTokens][16]) {
+  _tile_loadd(6, codes, 64);
+  _tile_loadd(3, block.pairs[0], 2 * kBlock);
+  _tile_loadd(4, block.pairs[1], 2 * kBlock);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_dpbssd(0, 3, 6);
+  _tile_dpbssd(1, 4, 6);
+  _tile_stored(0, sums[0], 64);
+  _tile_stored(1, sums[1], 64);
+}
+
+// Bytes of one AMX block's B operand: 8 rows of 16 lanes x 4 codes for Q8_0, 16 rows (the
+// codes, then 8 times the codes) for the other types.
+template <GGMLType T>
+constexpr int64_t amx_code_bytes() {
+  return T == GGMLType::Q8_0 ? 8 * 64 : 16 * 64;
+}
 
 // AMX blocks (32-element blocks, or Q4_K sub-blocks) in one group block of type T.
 template <GGMLType T>
@@ -902,35 +1014,50 @@ constexpr int64_t amx_blocks_per_group_block() {
   return GroupFormat<T>::kElements / kBlock;
 }
 
+// Writes the codes w (8 vectors) and, but for Q8_0, 8 w (8 more) at out. Shifted as 16-bit
+// words, each byte takes the top 3 bits of the byte below it into its low bits, which the
+// mask clears.
+template <GGMLType T>
+VLLM_AMX_TARGET __attribute__((always_inline)) inline void store_amx_codes(const __m512i* w,
+                                                                          uint8_t* out) {
+  for (int j = 0; j < 8; ++j) _mm512_storeu_si512(out + 64 * j, w[j]);
+  if constexpr (T != GGMLType::Q8_0) {
+    static_assert(kPairFactor == 8);
+    const __m512i mask = _mm512_set1_epi8(static_cast<char>(0xF8));
+    for (int j = 0; j < 8; ++j) {
+      _mm512_storeu_si512(out + 64 * (8 + j), _mm512_and_si512(_mm512_slli_epi16(w[j], 3), mask));
+    }
+  }
+}
+
 // Writes the B operands of a group's num_blocks group blocks to codes ([num_blocks x
-// amx_blocks_per_group_block, 8, 64] bytes): the signed codes w, which tdpbssd multiplies
-// without the stored offset, so that the epilogue has no offset term (Q8_0's took 4 of its
-// 11 vector operations per token). They are unpacked once per group and token chunk rather
-// than once per tile: a tile load of codes that vector stores have just written waits for
-// the stores to reach the cache.
+// amx_blocks_per_group_block, amx_code_bytes] bytes): the signed codes w, which tdpbssd
+// multiplies without the stored offset, so that the epilogue has no offset term (Q8_0's took
+// 4 of its 11 vector operations per token). They are unpacked once per group and token chunk
+// rather than once per tile: a tile load of codes that vector stores have just written waits
+// for the stores to reach the cache.
 template <GGMLType T>
 VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks, uint8_t* codes) {
   for (int64_t b = 0; b < num_blocks; ++b) {
     const uint8_t* block = group + b * group_block_bytes<T>();
+    __m512i w[8];
     if constexpr (T == GGMLType::Q4_K) {
       const __m512i nibble_mask = _mm512_set1_epi8(0x0F);
       for (int sub = 0; sub < 8; ++sub) {
-        uint8_t* out = codes + (8 * b + sub) * kAmxCodeBytes;
         for (int i = 0; i < 8; ++i) {
           const __m512i bytes = _mm512_loadu_si512(
               block + GroupFormat<GGMLType::Q4_K>::kCodes + 64 * (8 * (sub / 2) + i));
           const __m512i shifted = sub % 2 == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
-          _mm512_storeu_si512(out + 64 * i, _mm512_and_si512(shifted, nibble_mask));
+          w[i] = _mm512_and_si512(shifted, nibble_mask);
         }
+        store_amx_codes<T>(w, codes + (8 * b + sub) * amx_code_bytes<T>());
       }
     } else {
       // Stored codes are w + kOffset, so w = stored - kOffset in bytes (Q8_0's 128 wraps).
       const __m512i offset = _mm512_set1_epi8(static_cast<char>(GroupFormat<T>::kOffset));
-      __m512i w[8];
       load_codes<T>(block, w);
-      for (int j = 0; j < 8; ++j) {
-        _mm512_storeu_si512(codes + b * kAmxCodeBytes + 64 * j, _mm512_sub_epi8(w[j], offset));
-      }
+      for (int j = 0; j < 8; ++j) w[j] = _mm512_sub_epi8(w[j], offset);
+      store_amx_codes<T>(w, codes + b * amx_code_bytes<T>());
     }
   }
 }
@@ -943,35 +1070,44 @@ const uint8_t* stored_q8_codes(const uint8_t* group, int64_t b) {
 // Writes y[t, l] for the 16 tokens of one AMX tile and the 16 rows of one group, from the
 // group's B operands (codes, see unpack_group_codes). A Q4_K sub-block is one AMX block,
 // with the scales, minimums and epilogue of tile_vnni_q4k.
-template <GGMLType T>
-VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* group,
+template <GGMLType T, typename Operands>
+VLLM_AMX_TARGET void tile_amx(const Operands* operands, const uint8_t* group,
                               const uint8_t* codes, int64_t num_blocks, float* y,
                               int64_t y_stride) {
   constexpr int64_t kSubBlocks = amx_blocks_per_group_block<T>();
+  constexpr bool kPairs = T != GGMLType::Q8_0;
+  static_assert(std::is_same_v<Operands, AmxPairOperands> == kPairs);
   const int64_t num_amx_blocks = num_blocks * kSubBlocks;
-  alignas(64) int32_t sums[2][3][kAmxTokens][16];  // [AMX block parity, slice, token, row]
+  // [AMX block parity, slice or part, token, row]
+  alignas(64) int32_t sums[2][kPairs ? 2 : 3][kAmxTokens][16];
   // The tile unit's sums of AMX block s + 1 are issued before the vector units turn block s's
   // sums into floats. The epilogue reads the other half of `sums`, so nothing orders the two.
-  amx_block_sums<3, true>(codes, operands[0], sums[0]);
+  const auto block_sums = [&](int64_t s) VLLM_AMX_TARGET {
+    if constexpr (kPairs) {
+      amx_pair_sums(codes + s * amx_code_bytes<T>(), operands[s], sums[s & 1]);
+    } else {
+      amx_block_sums<3, true>(codes + s * amx_code_bytes<T>(), operands[s], sums[s & 1]);
+    }
+  };
+  // The joined sum of token t from its pair sums.
+  const auto joined = [&](int64_t s, int t) VLLM_AMX_TARGET {
+    return _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(sums[s & 1][0][t]), kPairShift),
+                            _mm512_load_si512(sums[s & 1][1][t]));
+  };
+  block_sums(0);
   __m512 acc[kAmxTokens];  // [token], the group's 16 rows per vector
 #pragma GCC unroll 16
   for (int t = 0; t < kAmxTokens; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t s = 0; s < num_amx_blocks; ++s) {
-    if (s + 1 < num_amx_blocks) {
-      amx_block_sums<3, true>(codes + (s + 1) * kAmxCodeBytes, operands[s + 1],
-                              sums[(s + 1) & 1]);
-    }
+    if (s + 1 < num_amx_blocks) block_sums(s + 1);
     const uint8_t* block = group + s / kSubBlocks * group_block_bytes<T>();
-    int32_t(*block_sums)[kAmxTokens][16] = sums[s & 1];
     if constexpr (T == GGMLType::Q4_K) {
       __m512 scale, min;
       q4k_sub_block_scales(block, static_cast<int>(s % kSubBlocks), &scale, &min);
 #pragma GCC unroll 16
       for (int t = 0; t < kAmxTokens; ++t) {
-        add_q4k_sub_block_products(token_scalars(operands[s], t),
-                                   _mm512_load_si512(block_sums[0][t]),
-                                   _mm512_load_si512(block_sums[1][t]),
-                                   _mm512_load_si512(block_sums[2][t]), scale, min, acc[t]);
+        add_q4k_joined_products(token_scalars(operands[s].fields, t), joined(s, t), scale, min,
+                                acc[t]);
       }
     } else {
       const __m512 dw =
@@ -982,10 +1118,15 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* g
       }
 #pragma GCC unroll 16
       for (int t = 0; t < kAmxTokens; ++t) {
-        add_block_products<T, 0>(token_scalars(operands[s], t),
-                                 _mm512_load_si512(block_sums[0][t]),
-                                 _mm512_load_si512(block_sums[1][t]),
-                                 _mm512_load_si512(block_sums[2][t]), dw, mw, acc[t]);
+        if constexpr (kPairs) {
+          add_joined_products<T>(token_scalars(operands[s].fields, t), joined(s, t), dw, mw,
+                                 acc[t]);
+        } else {
+          add_block_products<T, 0>(token_scalars(operands[s].fields, t),
+                                   _mm512_load_si512(sums[s & 1][0][t]),
+                                   _mm512_load_si512(sums[s & 1][1][t]),
+                                   _mm512_load_si512(sums[s & 1][2][t]), dw, mw, acc[t]);
+        }
       }
     }
   }
@@ -994,32 +1135,45 @@ VLLM_AMX_TARGET void tile_amx(const AmxBlockOperands* operands, const uint8_t* g
 }
 
 // Tokens per chunk on the AMX path, whose unpacked codes serve every tile of the chunk:
-// 16 tiles rather than 4 of kTokenChunk. The chunk's operands (120 bytes per token and
-// block) stay within L2.
-constexpr int64_t kAmxTokenChunk = 256;
+// 16 tiles of Q8_0 rather than 4 of kTokenChunk, and 8 of the other types, whose operands
+// take 144 bytes per token and block against Q8_0's 112. One thread multiplied 256 tokens by a
+// Q4_1 1536 x 576 matrix at 253 GFLOP/s in chunks of 128 tokens, 226 in chunks of 256 and
+// 241 in chunks of 64. With 576 x 1536 the rates were 217, 211 and 206.
+template <GGMLType T>
+constexpr int64_t amx_token_chunk() {
+  return T == GGMLType::Q8_0 ? 256 : 128;
+}
 
 // Writes y[t, j] for rows j of groups [first_group, end_group) of `weight`, t < num_tokens,
-// from the sliced activations xs ([num_tokens, num_slices]). When amx_operands is not null,
-// it contains the AMX operands of the first num_tokens / 16 tiles ([num_tokens / 16,
-// num_slices], see gather_amx_operands), and those tiles run on AMX.
+// from the sliced activations xs ([num_tokens, num_slices]). When amx_operands has operands of
+// T's kind, for the first num_tokens / 16 tiles (see gather_amx_operands), those tiles run on
+// AMX.
 template <GGMLType T>
-void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands,
+void multiply_groups(const SlicedBlock* xs, AmxOperands amx_operands,
                      int64_t num_slices, int64_t num_tokens, const WeightMatrix& weight,
                      int64_t first_group, int64_t end_group, float* y) {
   const int64_t rows = weight.rows;
   const int64_t num_blocks = weight.cols / GroupFormat<T>::kElements;  // file blocks per row
   const int64_t group_bytes = kGroupRows * num_blocks * GroupFormat<T>::kFileBytes;
   const bool vnni = active_isa() >= CpuIsa::kAvx512Vnni;
-  const bool amx = amx_operands != nullptr;
+  const auto* operands_of_type = [&] {
+    if constexpr (T == GGMLType::Q8_0) {
+      return amx_operands.slices;
+    } else {
+      return amx_operands.pairs;
+    }
+  }();
+  const bool amx = operands_of_type != nullptr;
   const int64_t amx_tokens = num_tokens / kAmxTokens * kAmxTokens;  // tokens in AMX tiles
   // The B operands of one group, unpacked (see unpack_group_codes). This function runs on
   // the pool's workers, so the buffer is each worker's own.
   static thread_local std::vector<uint8_t> codes;
   if (amx) {
-    codes.resize(static_cast<size_t>(num_blocks * amx_blocks_per_group_block<T>() * kAmxCodeBytes));
-    amx_begin();
+    codes.resize(static_cast<size_t>(num_blocks * amx_blocks_per_group_block<T>() *
+                                     amx_code_bytes<T>()));
+    amx_begin(T != GGMLType::Q8_0);
   }
-  const int64_t chunk_tokens = amx ? kAmxTokenChunk : kTokenChunk;
+  const int64_t chunk_tokens = amx ? amx_token_chunk<T>() : kTokenChunk;
   const TileFn* tiles = vnni_tiles<T>();
   for (int64_t chunk = 0; chunk < num_tokens; chunk += chunk_tokens) {
     const int64_t chunk_end = std::min(num_tokens, chunk + chunk_tokens);
@@ -1031,8 +1185,8 @@ void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands
         float* out = y + t0 * rows + g * kGroupRows;
         const SlicedBlock* xt = xs + t0 * num_slices;
         if (amx_chunk && t0 < amx_tokens) {
-          const AmxBlockOperands* operands = amx_operands + t0 / kAmxTokens * num_slices;
-          tile_amx<T>(operands, group, codes.data(), num_blocks, out, rows);
+          tile_amx<T>(operands_of_type + t0 / kAmxTokens * num_slices, group, codes.data(),
+                      num_blocks, out, rows);
           t0 += kAmxTokens;
           continue;
         }
@@ -1051,7 +1205,7 @@ void multiply_groups(const SlicedBlock* xs, const AmxBlockOperands* amx_operands
   if (amx) amx_end();
 }
 
-void multiply_groups_of_type(const SlicedBlock* xs, const AmxBlockOperands* amx_operands,
+void multiply_groups_of_type(const SlicedBlock* xs, AmxOperands amx_operands,
                              int64_t num_slices, int64_t num_tokens, const WeightMatrix& weight,
                              int64_t first_group, int64_t end_group, float* y) {
   const auto run = [&](auto multiply) {
@@ -1179,7 +1333,7 @@ VLLM_VNNI_TARGET void tile_vnni_q8_two_slices(const SlicedBlock* x, int64_t x_st
 // tdpbsud per block, and the same float steps in the same order, so the bounds have the
 // same bits. The scale sums stay in memory: with the 16 running totals they would need
 // every vector register.
-VLLM_AMX_TARGET void tile_amx_q8_two_slices(const AmxBlockOperands* operands,
+VLLM_AMX_TARGET void tile_amx_q8_two_slices(const AmxSliceOperands* operands,
                                             const uint8_t* group, int64_t num_blocks,
                                             float bound_scale, float* upper, float* lower) {
   constexpr GGMLType T = GGMLType::Q8_0;
@@ -1200,7 +1354,7 @@ VLLM_AMX_TARGET void tile_amx_q8_two_slices(const AmxBlockOperands* operands,
     const uint8_t* block = group + b * group_block_bytes<T>();
     const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
     const __m512 dw_size = _mm512_abs_ps(dw);
-    const AmxBlockOperands& a = operands[b];
+    const AmxTokenFields& a = operands[b].fields;
 #pragma GCC unroll 16
     for (int t = 0; t < kAmxTokens; ++t) {
       const __m512i scaled = _mm512_sub_epi32(
@@ -1280,7 +1434,11 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
   }
 
   const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
-  const AmxBlockOperands* amx_operands = gather_amx_operands(xs, num_tokens, num_slices);
+  AmxOperandKinds kinds;
+  for (const GroupedProduct& product : products) {
+    (product.weight->type == GGMLType::Q8_0 ? kinds.slices : kinds.pairs) = true;
+  }
+  const AmxOperands amx_operands = gather_amx_operands(xs, num_tokens, num_slices, kinds);
 
   // The products' groups in one sequence, split over the threads together.
   std::vector<int64_t> first_of(products.size() + 1, 0);  // [num_products + 1]
@@ -1332,10 +1490,11 @@ void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatri
   const int64_t num_spans = (num_groups + kSpanGroups - 1) / kSpanGroups;
   std::vector<float> upper(static_cast<size_t>(num_tokens * num_spans));  // [num_tokens, num_spans]
   std::vector<float> lower(upper.size());                                  // [num_tokens, num_spans]
-  const AmxBlockOperands* amx_operands = gather_amx_operands(xs, num_tokens, num_slices);
+  const AmxSliceOperands* amx_operands =
+      gather_amx_operands(xs, num_tokens, num_slices, {.slices = true}).slices;
   const int64_t amx_tokens = amx_operands == nullptr ? 0 : num_tokens / kAmxTokens * kAmxTokens;
   parallel_for(num_spans, [&](int64_t first_span, int64_t end_span) {
-    if (amx_tokens > 0) amx_begin();
+    if (amx_tokens > 0) amx_begin(false);
     for (int64_t span = first_span; span < end_span; ++span) {
       const int64_t end_group = std::min(num_groups, (span + 1) * kSpanGroups);
       for (int64_t t0 = 0; t0 < num_tokens;) {
