@@ -184,6 +184,33 @@ TEST_F(RowGroupsTest, BatchAndThreadInvariant) {
   }
 }
 
+// 300 tokens take two rounds of linear_row_groups_shared (256 and 44) and, on AMX, chunks of
+// 128 or 256 tokens, then VNNI tiles for the last 12. Each token keeps its bits, and the
+// bias reaches every round's rows.
+TEST_F(RowGroupsTest, LongBatchCrossesRounds) {
+  for (GGMLType type : kGroupTypes) {
+    std::mt19937 rng(31);
+    const int64_t rows = 32, cols = type == GGMLType::Q4_K ? 256 : 64, num_tokens = 300;
+    Packed p = make_packed(type, rows, cols, rng);
+    const std::vector<float> x =
+        testing::random_floats(static_cast<size_t>(num_tokens * cols), rng, 2.0f);
+    const std::string label = std::string(ggml_type_name(type)) + " row groups, 300 tokens";
+    testing::expect_linear_batch_invariant(p.weight, x, num_tokens, label);
+
+    const std::vector<float> bias = testing::random_floats(static_cast<size_t>(rows), rng);
+    std::vector<float> plain(static_cast<size_t>(num_tokens * rows));
+    std::vector<float> biased(plain.size());
+    ops::linear(x, num_tokens, p.weight, {}, plain);
+    ops::linear(x, num_tokens, p.weight, bias, biased);
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      for (int64_t j = 0; j < rows; ++j) {
+        ASSERT_EQ(biased[t * rows + j], plain[t * rows + j] + bias[j])
+            << label << ", t=" << t << " j=" << j;
+      }
+    }
+  }
+}
+
 // The VNNI path joins 16384 S1 + S23 of the stored codes in int32. Every code at its largest
 // and activations equal to their block's maximum (q1 = 127) bring Q5_0's joined sum to 2.06e9,
 // near int32's limit of 2.15e9. The scalar path sums signed codes, which stay far below, so

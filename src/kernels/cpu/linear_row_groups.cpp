@@ -1144,6 +1144,10 @@ constexpr int64_t amx_token_chunk() {
   return T == GGMLType::Q8_0 ? 256 : 128;
 }
 
+// Tokens per round of linear_row_groups_shared. A round of 256 tokens takes 2.4 MB of
+// operands of the pair kind for 2048 columns, and 2.1 MB of sliced activations.
+constexpr int64_t kRoundTokens = 256;
+
 // Writes y[t, j] for rows j of groups [first_group, end_group) of `weight`, t < num_tokens,
 // from the sliced activations xs ([num_tokens, num_slices]). When amx_operands has operands of
 // T's kind, for the first num_tokens / 16 tiles (see gather_amx_operands), those tiles run on
@@ -1433,35 +1437,41 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
                product.weight->rows, product.weight->cols, cols);
   }
 
-  const SlicedBlock* xs = slice_tokens(x, num_tokens, cols);
   AmxOperandKinds kinds;
   for (const GroupedProduct& product : products) {
     (product.weight->type == GGMLType::Q8_0 ? kinds.slices : kinds.pairs) = true;
   }
-  const AmxOperands amx_operands = gather_amx_operands(xs, num_tokens, num_slices, kinds);
-
   // The products' groups in one sequence, split over the threads together.
   std::vector<int64_t> first_of(products.size() + 1, 0);  // [num_products + 1]
   for (size_t i = 0; i < products.size(); ++i) {
     first_of[i + 1] = first_of[i] + products[i].weight->rows / kGroupRows;
   }
-  parallel_for(first_of.back(), [&](int64_t first, int64_t end) {
-    for (size_t i = 0; i < products.size(); ++i) {
-      const int64_t begin_group = std::max(first, first_of[i]) - first_of[i];
-      const int64_t end_group = std::min(end, first_of[i + 1]) - first_of[i];
-      if (begin_group >= end_group) continue;
-      const GroupedProduct& product = products[i];
-      multiply_groups_of_type(xs, amx_operands, num_slices, num_tokens, *product.weight,
-                              begin_group, end_group, product.y);
-      if (product.bias == nullptr) continue;
-      const int64_t rows = product.weight->rows;
-      for (int64_t t = 0; t < num_tokens; ++t) {
-        for (int64_t j = begin_group * kGroupRows; j < end_group * kGroupRows; ++j) {
-          product.y[t * rows + j] += product.bias[j];
+
+  // Tokens go in rounds of kRoundTokens, each sliced and gathered into operands once, so
+  // that the buffers hold one round rather than every token of a long prefill.
+  for (int64_t round = 0; round < num_tokens; round += kRoundTokens) {
+    const int64_t round_tokens = std::min(kRoundTokens, num_tokens - round);
+    const SlicedBlock* xs = slice_tokens(x + round * cols, round_tokens, cols);
+    const AmxOperands amx_operands = gather_amx_operands(xs, round_tokens, num_slices, kinds);
+    parallel_for(first_of.back(), [&](int64_t first, int64_t end) {
+      for (size_t i = 0; i < products.size(); ++i) {
+        const int64_t begin_group = std::max(first, first_of[i]) - first_of[i];
+        const int64_t end_group = std::min(end, first_of[i + 1]) - first_of[i];
+        if (begin_group >= end_group) continue;
+        const GroupedProduct& product = products[i];
+        const int64_t rows = product.weight->rows;
+        float* y = product.y + round * rows;
+        multiply_groups_of_type(xs, amx_operands, num_slices, round_tokens, *product.weight,
+                                begin_group, end_group, y);
+        if (product.bias == nullptr) continue;
+        for (int64_t t = 0; t < round_tokens; ++t) {
+          for (int64_t j = begin_group * kGroupRows; j < end_group * kGroupRows; ++j) {
+            y[t * rows + j] += product.bias[j];
+          }
         }
       }
-    }
-  });
+    });
+  }
 }
 
 void linear_row_groups_max(const float* x, int64_t num_tokens, const WeightMatrix& weight,
