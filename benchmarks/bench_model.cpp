@@ -9,8 +9,9 @@
 //                 bytes read per token and the % of the streaming-read bandwidth reached;
 //   prefill       one 128-token and one 512-token prompt in one step each;
 //   batch decode  32 sequences decoding together, 16 steps, total tokens/s;
-//   linear ops    each distinct weight shape of layer 0 and the LM head for 1 and 32 tokens:
-//                 microseconds per call (wall and process CPU), GB/s of weight read, GFLOP/s.
+//   linear ops    each distinct weight shape of layer 0 and the LM head for 1, 32 and 256
+//                 tokens (256 fill the AMX tiles where the CPU has them): microseconds per
+//                 call (wall and process CPU), GB/s of weight read, GFLOP/s.
 // Rates are wall-clock. The process CPU time shows whether other processes took the cores:
 // with one thread on a busy machine it is the better measure of the kernels' own cost.
 // Not built by CMake; build against the core library:
@@ -141,7 +142,7 @@ double weight_bytes_per_token(const vllm::GGUFFile& gguf, bool tied_embeddings) 
 void bench_linear(const vllm::GGUFFile& gguf, const std::string& name, int64_t rows,
                   int64_t cols) {
   const vllm::WeightMatrix w = vllm::gguf_weight_matrix(gguf, name, rows, cols);
-  for (int64_t tokens : {1, 32}) {
+  for (int64_t tokens : {1, 32, 256}) {
     std::vector<float> x(static_cast<size_t>(tokens * cols), 0.01f);
     std::vector<float> y(static_cast<size_t>(tokens * rows));
     vllm::ops::linear(x, tokens, w, {}, y);  // warm-up
