@@ -3,9 +3,9 @@
 
 For each model file (SmolLM2-135M Q4_1, Q8_0 and BF16, Gemma 3 270M Q4_K_M):
 
-  single stream   pp512 and tg128: llama-bench -p 512 -n 128 -t THREADS vs this engine's
-                  LLM API (a 512-token prompt with max_tokens=1; 128 greedy tokens after a
-                  1-token prompt)
+  single stream   pp512 and tg128: llama-bench -p 512 -n 128 -t THREADS -r RUNS vs this
+                  engine's LLM API (a 512-token prompt with max_tokens=1; 128 greedy tokens
+                  after a 1-token prompt), each the mean of --single-stream-runs runs
   batch           64 requests x (128 prompt + 128 output tokens), offline:
                   llama-batched-bench -npp 128 -ntg 128 -npl 64, one parallel sequence per
                   request, with each --llama-ubatch value in the first repetition and
@@ -68,6 +68,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repetitions", type=int, default=3,
                         help="repetitions of every llama.cpp and engine measurement "
                              "(default: %(default)s)")
+    parser.add_argument("--single-stream-runs", type=int, default=3,
+                        help="runs of pp512 and tg128 per repetition, averaged (llama-bench "
+                             "-r), which steadies them on a shared host (default: %(default)s)")
     parser.add_argument("--hf-repetitions", type=int, default=1,
                         help="repetitions of the HF batch, 0 to skip HF (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
@@ -114,6 +117,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.quick:
         args.repetitions, args.hf_repetitions = 1, min(args.hf_repetitions, 1)
+        args.single_stream_runs = 1
         args.prompt_tokens, args.gen_tokens = 32, 8
         args.batch_prompts, args.batch_input_len, args.batch_output_len = 4, 16, 8
         args.llama_ubatch = "512"
@@ -155,7 +159,8 @@ def measure_hardware_limits(cache: Path, threads: int, quick: bool) -> dict[str,
 
 def run_llama_bench(bin_dir: Path, model: str, args: argparse.Namespace) -> dict[str, float]:
     command = [str(bin_dir / "llama-bench"), "-m", model, "-p", str(args.prompt_tokens),
-               "-n", str(args.gen_tokens), "-t", str(args.threads), "-r", "1", "-o", "json"]
+               "-n", str(args.gen_tokens), "-t", str(args.threads),
+               "-r", str(args.single_stream_runs), "-o", "json"]
     result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"llama-bench failed: {result.stderr.strip()[-500:]}")
@@ -266,6 +271,13 @@ def median_of(samples: list[dict[str, float]], key: str) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def mean_of_runs(engine, command: dict[str, Any], runs: int) -> dict[str, Any]:
+    """Runs an engine command `runs` times. Returns the mean tokens/s, as llama-bench -r
+    reports it, and every run's rate."""
+    rates = [engine.ask(command)["tokens_per_s"] for _ in range(runs)]
+    return {"op": command["op"], "tokens_per_s": sum(rates) / len(rates), "runs": rates}
+
+
 def attempt(results: dict[str, Any], key: str, action) -> None:
     """Runs action() and appends its result to results[key]. An error is logged and kept
     in results["errors"][key] (the last one per key), and the run goes on."""
@@ -315,9 +327,11 @@ def compare_model(model, bin_dir: Path, args: argparse.Namespace) -> dict[str, A
         if not engine_ok:
             return
         attempt(results, "engine_pp",
-                lambda: engine.ask({"op": "pp", "tokens": args.prompt_tokens}))
+                lambda: mean_of_runs(engine, {"op": "pp", "tokens": args.prompt_tokens},
+                                     args.single_stream_runs))
         attempt(results, "engine_tg",
-                lambda: engine.ask({"op": "tg", "tokens": args.gen_tokens}))
+                lambda: mean_of_runs(engine, {"op": "tg", "tokens": args.gen_tokens},
+                                     args.single_stream_runs))
         attempt(results, "engine_batch", lambda: engine.ask(batch_command))
 
     try:
