@@ -581,14 +581,16 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline __m512i joined_sum(const 
 }
 
 // acc += the token's block of products with 16 rows, for the 4- and 5-bit types, from the
-// joined sum 16384 S1 + S23 of each row (without offset terms), the row scales dw and, for
-// Q4_1, the minimums mw.
+// joined sum 16384 S1 + S23 of each row (without offset terms) and the row scales dw. Q4_1
+// adds its minimums mw times the activation sum, and Q4_K (a sub-block, with dw = d sc_s and
+// mw = dmin m_s) subtracts them.
 template <GGMLType T, typename Scalars>
 VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_joined_products(
     const Scalars& a, __m512i joined, __m512 dw, __m512 mw, __m512& acc) {
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined), _mm512_mul_ps(dw, _mm512_set1_ps(a.d_joined)),
                         acc);
   if constexpr (T == GGMLType::Q4_1) acc = _mm512_fmadd_ps(mw, _mm512_set1_ps(a.sum), acc);
+  if constexpr (T == GGMLType::Q4_K) acc = _mm512_fnmadd_ps(mw, _mm512_set1_ps(a.sum), acc);
 }
 
 // acc += the token's block of products with 16 rows, from its integer sums with the slices:
@@ -700,24 +702,6 @@ VLLM_VNNI_TARGET __attribute__((always_inline)) inline void q4k_sub_block_scales
   *min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_code));
 }
 
-// acc += a Q4_K sub-block's products with 16 rows, from the integer sums s1, s2 and s3 of
-// the token `a` (a SlicedBlock or an AmxTokenScalars) and the rows' scale and minimum.
-// add_q4k_sub_block_products from the joined sum 16384 S1 + S23, which the AMX tiles compute.
-template <typename Scalars>
-VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_q4k_joined_products(
-    const Scalars& a, __m512i joined, __m512 scale, __m512 min, __m512& acc) {
-  const __m512 joined_scale = _mm512_mul_ps(scale, _mm512_set1_ps(a.d_joined));
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(joined), joined_scale, acc);
-  acc = _mm512_fnmadd_ps(min, _mm512_set1_ps(a.sum), acc);
-}
-
-template <typename Scalars>
-VLLM_VNNI_TARGET __attribute__((always_inline)) inline void add_q4k_sub_block_products(
-    const Scalars& a, __m512i s1, __m512i s2, __m512i s3, __m512 scale, __m512 min,
-    __m512& acc) {
-  add_q4k_joined_products(a, joined_sum<0>(a, s1, s2, s3), scale, min, acc);
-}
-
 // Q4_K on VNNI: the sub-blocks' scales and minimums are unpacked for 16 rows at once from
 // the 3 scale vectors (q4k_sub_block_scales).
 template <int MT>
@@ -750,7 +734,8 @@ VLLM_VNNI_TARGET void tile_vnni_q4k(const SlicedBlock* x, int64_t x_stride, cons
             dpbusd_broadcast(s2, w[half][i], a.q2 + 4 * i);
             dpbusd_broadcast(s3, w[half][i], a.q3 + 4 * i);
           }
-          add_q4k_sub_block_products(a, s1, s2, s3, scale, min, acc[t]);
+          add_joined_products<GGMLType::Q4_K>(a, joined_sum<0>(a, s1, s2, s3), scale, min,
+                                              acc[t]);
         }
       }
     }
@@ -788,8 +773,8 @@ const TileFn* vnni_tiles() {
 // q3 (|X| < 2^21), and their codes leave room for a factor of 8 (8 w in [-128, 120]). Per
 // element, X = 2048 H + L with H = floor((X + 1024) / 2048) (|H| <= 1020) and L in [-1024,
 // 1023], and each part v in {H, L} is a + 8 b with b = floor((v + 4) / 8) held to [-127,
-// 127] and |a| <= 8. An A row holds a then b (64 bytes), and the B operand holds w in rows
-// 0-7 and 8 w in rows 8-15, so one tdpbssd with K = 64 gives S_v = sum_i w_i v_i, and
+// 127] and |a| <= 8. An A row contains a then b (64 bytes), and the B operand contains w in
+// rows 0-7 and 8 w in rows 8-15. So one tdpbssd with K = 64 gives S_v = sum_i w_i v_i, and
 // 2048 S_H + S_L is the joined sum, exact in int32. A tdpbssd with K = 64 takes as long as
 // one with K = 32, so two instructions and two tile stores replace three of each, and the
 // epilogue joins two sums rather than three.
@@ -1014,9 +999,9 @@ constexpr int64_t amx_blocks_per_group_block() {
   return GroupFormat<T>::kElements / kBlock;
 }
 
-// Writes the codes w (8 vectors) and, but for Q8_0, 8 w (8 more) at out. Shifted as 16-bit
-// words, each byte takes the top 3 bits of the byte below it into its low bits, which the
-// mask clears.
+// Writes the codes w (8 vectors) to out, then 8 w (8 more) for every type except Q8_0.
+// Shifted as 16-bit words, each byte takes the top 3 bits of the byte below it into its low
+// bits, which the mask clears.
 template <GGMLType T>
 VLLM_AMX_TARGET __attribute__((always_inline)) inline void store_amx_codes(const __m512i* w,
                                                                           uint8_t* out) {
@@ -1054,9 +1039,11 @@ VLLM_AMX_TARGET void unpack_group_codes(const uint8_t* group, int64_t num_blocks
       }
     } else {
       // Stored codes are w + kOffset, so w = stored - kOffset in bytes (Q8_0's 128 wraps).
-      const __m512i offset = _mm512_set1_epi8(static_cast<char>(GroupFormat<T>::kOffset));
       load_codes<T>(block, w);
-      for (int j = 0; j < 8; ++j) w[j] = _mm512_sub_epi8(w[j], offset);
+      if constexpr (GroupFormat<T>::kOffset != 0) {
+        const __m512i offset = _mm512_set1_epi8(static_cast<char>(GroupFormat<T>::kOffset));
+        for (int j = 0; j < 8; ++j) w[j] = _mm512_sub_epi8(w[j], offset);
+      }
       store_amx_codes<T>(w, codes + b * amx_code_bytes<T>());
     }
   }
@@ -1101,32 +1088,26 @@ VLLM_AMX_TARGET void tile_amx(const Operands* operands, const uint8_t* group,
   for (int64_t s = 0; s < num_amx_blocks; ++s) {
     if (s + 1 < num_amx_blocks) block_sums(s + 1);
     const uint8_t* block = group + s / kSubBlocks * group_block_bytes<T>();
+    // The rows' scales and minimums (Q4_1 and Q4_K) of this block.
+    __m512 dw, mw = _mm512_setzero_ps();
     if constexpr (T == GGMLType::Q4_K) {
-      __m512 scale, min;
-      q4k_sub_block_scales(block, static_cast<int>(s % kSubBlocks), &scale, &min);
-#pragma GCC unroll 16
-      for (int t = 0; t < kAmxTokens; ++t) {
-        add_q4k_joined_products(token_scalars(operands[s].fields, t), joined(s, t), scale, min,
-                                acc[t]);
-      }
+      q4k_sub_block_scales(block, static_cast<int>(s % kSubBlocks), &dw, &mw);
     } else {
-      const __m512 dw =
-          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
-      __m512 mw = _mm512_setzero_ps();
+      dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
       if constexpr (T == GGMLType::Q4_1) {
         mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32)));
       }
+    }
 #pragma GCC unroll 16
-      for (int t = 0; t < kAmxTokens; ++t) {
-        if constexpr (kPairs) {
-          add_joined_products<T>(token_scalars(operands[s].fields, t), joined(s, t), dw, mw,
-                                 acc[t]);
-        } else {
-          add_block_products<T, 0>(token_scalars(operands[s].fields, t),
-                                   _mm512_load_si512(sums[s & 1][0][t]),
-                                   _mm512_load_si512(sums[s & 1][1][t]),
-                                   _mm512_load_si512(sums[s & 1][2][t]), dw, mw, acc[t]);
-        }
+    for (int t = 0; t < kAmxTokens; ++t) {
+      if constexpr (kPairs) {
+        add_joined_products<T>(token_scalars(operands[s].fields, t), joined(s, t), dw, mw,
+                               acc[t]);
+      } else {
+        add_block_products<T, 0>(token_scalars(operands[s].fields, t),
+                                 _mm512_load_si512(sums[s & 1][0][t]),
+                                 _mm512_load_si512(sums[s & 1][1][t]),
+                                 _mm512_load_si512(sums[s & 1][2][t]), dw, mw, acc[t]);
       }
     }
   }
@@ -1448,7 +1429,7 @@ void linear_row_groups_shared(const float* x, int64_t num_tokens,
   }
 
   // Tokens go in rounds of kRoundTokens, each sliced and gathered into operands once, so
-  // that the buffers hold one round rather than every token of a long prefill.
+  // that the buffers are sized for one round rather than for every token of a long prefill.
   for (int64_t round = 0; round < num_tokens; round += kRoundTokens) {
     const int64_t round_tokens = std::min(kRoundTokens, num_tokens - round);
     const SlicedBlock* xs = slice_tokens(x + round * cols, round_tokens, cols);
